@@ -1,0 +1,40 @@
+# Every target builds its own virtualenv first; a fresh machine needs only Python 3.11+, git and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JSDIR  := tests/conformance/js
+
+.PHONY: serve test bench lint typecheck clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+$(JSDIR)/node_modules/.installed: $(JSDIR)/package.json $(JSDIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(JSDIR) && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
+	else echo "npm not found: the JS SDK conformance tests will be skipped"; fi
+
+serve: $(STAMP)
+	$(BIN)/gemfiles serve
+
+test: $(STAMP) $(JSDIR)/node_modules/.installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .gemfiles $(JSDIR)/node_modules

@@ -1,0 +1,3 @@
+from gemfiles.cli import main
+
+main()

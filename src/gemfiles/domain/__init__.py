@@ -1,0 +1,1 @@
+"""Plain objects and rules: files, upload sessions, quotas, expiry. No HTTP, no SQL."""

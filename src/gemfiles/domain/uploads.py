@@ -1,0 +1,442 @@
+"""Upload sessions: the X-Goog-Upload state machine (WIRE.md 5.4), independent of HTTP.
+
+Every chunk is written to its own part and committed with a compare-and-set on the session's received
+offset, so a chunk re-sent after a lost reply, two racing attempts at the same offset, or a process killed
+mid-chunk can never corrupt the file: the part that was committed first is the one that counts. The
+running SHA-256 state is saved with every commit, so any process can take the next chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from gemfiles.domain.clock import Clock
+from gemfiles.domain.hashing import ResumableSha256
+from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_file_name, token_digest
+from gemfiles.domain.models import FileRecord, FileSource, FileState, PartRef, SessionStatus, UploadSession
+from gemfiles.errors import AlreadyExists, ApiError, FailedPrecondition, InvalidArgument, NotFound
+from gemfiles.media.mime import is_supported, needs_processing
+from gemfiles.storage.base import BlobStore, MetadataStore, SessionGone
+
+BLOCK_BYTES = 1024 * 1024
+MAX_DISPLAY_NAME = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_file_bytes: int
+    project_quota_bytes: int
+    file_ttl: timedelta
+    session_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class UploadReply:
+    """What the upload URL answers: ``X-Goog-Upload-Status``, ``Size-Received`` and maybe the File."""
+
+    status: str
+    received: int | None = None
+    file: FileRecord | None = None
+
+
+def upload_error(error: ApiError, status: str, received: int | None = None) -> ApiError:
+    """Every reply of the upload URL carries X-Goog-Upload-Status, errors included (WIRE.md 12.5)."""
+    error.upload = UploadReply(status, received)  # type: ignore[attr-defined]
+    return error
+
+
+def sha256_base64(hex_digest: str) -> str:
+    """Google's ``sha256Hash``: standard base64 of the lowercase *hex* text of the digest."""
+    return base64.b64encode(hex_digest.encode("ascii")).decode("ascii")
+
+
+class UploadService:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        blobs: BlobStore,
+        clock: Clock,
+        limits: Limits,
+        *,
+        new_id: IdFactory = new_file_id,
+        new_token: IdFactory = new_upload_token,
+    ) -> None:
+        self.meta = meta
+        self.blobs = blobs
+        self.clock = clock
+        self.limits = limits
+        self.new_id = new_id
+        self.new_token = new_token
+        self.resumable_hash = ResumableSha256.available()
+
+    # start ------------------------------------------------------------------------------------------
+    async def start(
+        self,
+        project: str,
+        *,
+        name: str | None,
+        display_name: str | None,
+        mime_type: str,
+        declared_size: int | None,
+    ) -> tuple[str, UploadSession]:
+        file_id = parse_file_name(name) if name else self.new_id()
+        if display_name is not None and len(display_name) > MAX_DISPLAY_NAME:
+            raise InvalidArgument(f"displayName must be at most {MAX_DISPLAY_NAME} characters.")
+        if not mime_type or len(mime_type) > 255:
+            raise InvalidArgument("mimeType must be 1 to 255 characters.")
+        if declared_size is not None:
+            if declared_size < 0:
+                raise InvalidArgument("The declared upload size must not be negative.")
+            if declared_size > self.limits.max_file_bytes:
+                raise InvalidArgument(
+                    f"The file is {declared_size} bytes, over the maximum file size of "
+                    f"{self.limits.max_file_bytes} bytes."
+                )
+        token = self.new_token()
+        now = self.clock.now()
+        session = UploadSession(
+            token_digest=token_digest(token),
+            project=project,
+            file_id=file_id,
+            mime_type=mime_type,
+            display_name=display_name,
+            declared_size=declared_size,
+            reserved_bytes=declared_size or 0,
+            received=0,
+            status=SessionStatus.ACTIVE,
+            create_time=now,
+            expire_time=now + self.limits.session_ttl,
+        )
+        session.blob_state = await self.blobs.begin_upload(session.upload_key)
+        try:
+            await self.meta.create_session(session, self.limits.project_quota_bytes, now)
+        except BaseException:
+            await self.blobs.abort_upload(session.upload_key, session.blob_state, [])
+            raise
+        return token, session
+
+    # the upload URL ---------------------------------------------------------------------------------
+    async def session_for(self, token: str, project: str | None) -> UploadSession:
+        session = await self.meta.get_session(token_digest(token)) if token else None
+        if session is None or (session.status == SessionStatus.ACTIVE and session.expire_time <= self.clock.now()):
+            raise upload_error(NotFound("The upload session does not exist or has expired."), "final")
+        if project is not None and project != session.project:
+            # The upload id is bound to the project that started it.
+            raise upload_error(NotFound("The upload session does not exist or has expired."), "final")
+        return session
+
+    async def query(self, session: UploadSession) -> UploadReply:
+        return await self._reply_for(session)
+
+    async def cancel(self, session: UploadSession) -> UploadReply:
+        if session.status == SessionStatus.ACTIVE:
+            if await self.meta.cancel_session(session.token_digest, self.clock.now()):
+                return UploadReply("cancelled")
+            session = await self._reload(session)
+        if session.status == SessionStatus.CANCELLED:
+            return UploadReply("cancelled")
+        raise upload_error(FailedPrecondition("The upload is already finalized and cannot be cancelled."), "final")
+
+    async def chunk(
+        self,
+        session: UploadSession,
+        *,
+        offset: int | None,
+        finalize: bool,
+        upload: bool,
+        body: AsyncIterator[bytes],
+        length: int | None,
+    ) -> UploadReply:
+        if session.status == SessionStatus.CANCELLED:
+            raise upload_error(FailedPrecondition("The upload was cancelled."), "cancelled")
+        if session.status == SessionStatus.FAILED:
+            raise self._replayed_failure(session)
+        if not upload:
+            length = 0
+        if upload and offset is None:
+            raise upload_error(
+                InvalidArgument("X-Goog-Upload-Offset is required with the upload command."),
+                self._wire_status(session),
+                session.received,
+            )
+        offset = session.received if offset is None else offset
+        if session.status == SessionStatus.FINAL:
+            return await self._retry_after_final(session, offset, body, length)
+        if offset != session.received:
+            last = session.parts[-1] if session.parts else None
+            if last is not None and offset == session.received - last.size and length in (None, last.size):
+                # The same chunk again (its reply was lost): answer as before if the bytes match.
+                if await _same_bytes(body, self.blobs.read_part(session.upload_key, session.blob_state, last)):
+                    return await self._after_commit(session, finalize)
+            raise self._bad_offset(session, offset)
+        if length and upload:
+            self._check_room(session, length)
+            session = await self._append(session, body, length)
+        elif upload and length is None:
+            session = await self._append(session, body, None)
+        return await self._after_commit(session, finalize)
+
+    # internals --------------------------------------------------------------------------------------
+    def _check_room(self, session: UploadSession, length: int) -> None:
+        end = session.received + length
+        if session.declared_size is not None and end > session.declared_size:
+            raise upload_error(
+                InvalidArgument(
+                    f"The upload would hold {end} bytes, more than the {session.declared_size} declared in "
+                    "X-Goog-Upload-Header-Content-Length."
+                ),
+                "active",
+                session.received,
+            )
+        if end > self.limits.max_file_bytes:
+            raise upload_error(
+                InvalidArgument(f"The file would exceed the maximum file size of {self.limits.max_file_bytes} bytes."),
+                "active",
+                session.received,
+            )
+
+    async def _append(self, session: UploadSession, body: AsyncIterator[bytes], length: int | None) -> UploadSession:
+        start = session.received
+        room = self.limits.max_file_bytes - start
+        if session.declared_size is not None:
+            room = min(room, session.declared_size - start)
+        hasher = None
+        if self.resumable_hash:
+            hasher = ResumableSha256(session.hash_state)
+        number = await self.meta.allocate_part(session.token_digest)
+        blocks = _blocks(body, room, lambda: self._check_room(session, room + 1), hasher)
+        part = await self.blobs.put_part(session.upload_key, session.blob_state, number, blocks, length)
+        if part.size == 0:
+            return session
+        if length is not None and part.size != length:
+            raise upload_error(
+                InvalidArgument(f"The chunk ended after {part.size} of its {length} bytes."), "active", start
+            )
+        extra = part.size if session.declared_size is None else 0
+        committed = await self.meta.commit_part(
+            session.token_digest,
+            start,
+            part,
+            hasher.state() if hasher else None,
+            extra,
+            self.limits.project_quota_bytes,
+            self.clock.now(),
+        )
+        latest = await self._reload(session)
+        if committed:
+            return latest
+        # Another attempt at this offset won the race. If it stored the same bytes, this one succeeded too.
+        winner = latest.parts[len(session.parts)] if len(latest.parts) > len(session.parts) else None
+        if winner is not None and winner.size == part.size:
+            ours = self.blobs.read_part(session.upload_key, session.blob_state, part)
+            theirs = self.blobs.read_part(session.upload_key, latest.blob_state, winner)
+            if latest.received == start + part.size and await _same_bytes(ours, theirs):
+                return latest
+        raise self._bad_offset(latest, start)
+
+    async def _after_commit(self, session: UploadSession, finalize: bool) -> UploadReply:
+        if session.status != SessionStatus.ACTIVE:
+            return await self._reply_for(session)
+        if not finalize:
+            return UploadReply("active", session.received)
+        declared = session.declared_size
+        if declared is not None and session.received != declared:
+            raise upload_error(
+                InvalidArgument(
+                    f"The upload was finalized with {session.received} bytes, but "
+                    f"X-Goog-Upload-Header-Content-Length declared {declared}."
+                ),
+                "active",
+                session.received,
+            )
+        return await self._finalize(session)
+
+    async def _finalize(self, session: UploadSession) -> UploadReply:
+        now = self.clock.now()
+        if not is_supported(session.mime_type):
+            # Google accepts the bytes and refuses the type at the finalizing request (WIRE.md 5.8).
+            error = InvalidArgument(f"Unsupported MIME type: {session.mime_type}")
+            if await self.meta.fail_session(session.token_digest, error.body()["error"], now):
+                raise upload_error(error, "final")
+            return await self._reply_for(await self._reload(session))
+        blob_key = await self.blobs.complete_upload(session.upload_key, session.blob_state, session.parts)
+        if session.hash_state is not None and self.resumable_hash:
+            hex_digest = ResumableSha256(session.hash_state).hexdigest()
+        elif session.received == 0:
+            hex_digest = ResumableSha256().hexdigest() if self.resumable_hash else _empty_sha256()
+        else:
+            hex_digest = await _hash_object(self.blobs, blob_key)
+        processing = needs_processing(session.mime_type)
+        record = FileRecord(
+            project=session.project,
+            id=session.file_id,
+            display_name=session.display_name,
+            mime_type=session.mime_type,
+            size_bytes=session.received,
+            sha256_hex=hex_digest,
+            create_time=now,
+            update_time=now,
+            expire_time=now + self.limits.file_ttl,
+            blob_key=blob_key,
+            state=FileState.PROCESSING if processing else FileState.ACTIVE,
+            source=FileSource.UPLOADED,
+        )
+        try:
+            record = await self.meta.finish_session(session.token_digest, record, now)
+        except AlreadyExists as exc:
+            raise upload_error(exc, "final") from None
+        except SessionGone:
+            return await self._reply_for(await self._reload(session))
+        return UploadReply("final", session.received, record)
+
+    async def _retry_after_final(
+        self, session: UploadSession, offset: int, body: AsyncIterator[bytes], length: int | None
+    ) -> UploadReply:
+        reply = await self._reply_for(session)
+        if reply.file is None:
+            return reply
+        end = offset + (length or 0)
+        if length and end == session.received and offset >= 0:
+            stored = self.blobs.open(reply.file.blob_key, offset, end)
+            if await _same_bytes(body, stored):
+                return reply
+        elif not length and offset == session.received:
+            return reply
+        raise upload_error(
+            FailedPrecondition("The upload is already finalized; no more bytes can be added."),
+            "final",
+        )
+
+    async def _reply_for(self, session: UploadSession) -> UploadReply:
+        if session.status == SessionStatus.ACTIVE:
+            return UploadReply("active", session.received)
+        if session.status == SessionStatus.CANCELLED:
+            return UploadReply("cancelled")
+        if session.status == SessionStatus.FAILED:
+            raise self._replayed_failure(session)
+        record = await self.meta.get_file(session.project, session.file_id, self.clock.now())
+        if record is None:
+            raise upload_error(NotFound("The file made by this upload no longer exists."), "final")
+        return UploadReply("final", None, record)
+
+    def _replayed_failure(self, session: UploadSession) -> ApiError:
+        error = session.result_error or {}
+        message = str(error.get("message", "The upload failed."))
+        cls = AlreadyExists if error.get("status") == "ALREADY_EXISTS" else InvalidArgument
+        return upload_error(cls(message), "final")
+
+    def _bad_offset(self, session: UploadSession, offset: int) -> ApiError:
+        if session.status != SessionStatus.ACTIVE:
+            return upload_error(
+                FailedPrecondition("The upload is no longer active."), self._wire_status(session), session.received
+            )
+        return upload_error(
+            InvalidArgument(
+                f"Invalid X-Goog-Upload-Offset {offset}: the server has {session.received} bytes of this upload; "
+                "send the next chunk at that offset."
+            ),
+            "active",
+            session.received,
+        )
+
+    @staticmethod
+    def _wire_status(session: UploadSession) -> str:
+        return {SessionStatus.ACTIVE: "active", SessionStatus.CANCELLED: "cancelled"}.get(session.status, "final")
+
+    async def _reload(self, session: UploadSession) -> UploadSession:
+        latest = await self.meta.get_session(session.token_digest)
+        if latest is None:
+            raise upload_error(NotFound("The upload session does not exist or has expired."), "final")
+        return latest
+
+
+async def _blocks(
+    body: AsyncIterator[bytes],
+    room: int,
+    too_big: Any,
+    hasher: ResumableSha256 | None,
+) -> AsyncIterator[bytes]:
+    """Coalesces network reads into ~1 MiB blocks, refuses bytes past ``room`` and hashes behind.
+
+    The hash of block k runs in a worker thread while the blob store writes block k in another and the
+    event loop receives block k+1: the three overlap, and memory holds a few blocks at most.
+    """
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future[None] | None = None
+    buffered: list[bytes] = []
+    size = 0
+    total = 0
+
+    async def emit(block: bytes) -> bytes:
+        nonlocal pending
+        if hasher is not None:
+            if pending is not None:
+                await pending
+            pending = loop.run_in_executor(None, hasher.update, block)
+        return block
+
+    try:
+        async for data in body:
+            if not data:
+                continue
+            total += len(data)
+            if total > room:
+                too_big()
+            buffered.append(data)
+            size += len(data)
+            if size >= BLOCK_BYTES:
+                block = buffered[0] if len(buffered) == 1 else b"".join(buffered)
+                buffered, size = [], 0
+                yield await emit(block)
+        if buffered:
+            yield await emit(b"".join(buffered))
+    finally:
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
+
+
+async def _same_bytes(left: AsyncIterator[bytes], right: AsyncIterator[bytes]) -> bool:
+    """Compares two byte streams of any chunking (stops at the first difference)."""
+    left_it, right_it = aiter(left), aiter(right)
+    left_buf = right_buf = memoryview(b"")
+    while True:
+        if not left_buf:
+            left_buf = memoryview(await _next_nonempty(left_it))
+        if not right_buf:
+            right_buf = memoryview(await _next_nonempty(right_it))
+        if not left_buf or not right_buf:
+            return not left_buf and not right_buf
+        common = min(len(left_buf), len(right_buf))
+        if left_buf[:common] != right_buf[:common]:
+            return False
+        left_buf, right_buf = left_buf[common:], right_buf[common:]
+
+
+async def _next_nonempty(iterator: AsyncIterator[bytes]) -> bytes:
+    async for block in iterator:
+        if block:
+            return block
+    return b""
+
+
+async def _hash_object(blobs: BlobStore, key: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    async for block in blobs.open(key):
+        await asyncio.to_thread(digest.update, block)
+    return digest.hexdigest()
+
+
+def _empty_sha256() -> str:
+    import hashlib
+
+    return hashlib.sha256(b"").hexdigest()
+
+
+__all__ = ["Limits", "UploadReply", "UploadService", "sha256_base64", "upload_error", "PartRef"]

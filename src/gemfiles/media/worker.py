@@ -1,0 +1,30 @@
+"""The media extension: a background loop that probes new files (PROCESSING -> ACTIVE or FAILED)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from gemfiles.domain.workers import log
+from gemfiles.media.probe import probe
+
+IDLE_SECONDS = 0.2
+
+
+def extension(services: Any) -> tuple[list[tuple[str, Any, list[str]]], list[Callable[[], Any]]]:
+    maintenance = services.maintenance
+
+    async def loop() -> None:
+        while True:
+            try:
+                worked = await maintenance.probe_one(probe)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("media probe loop failed")
+                worked = False
+            if not worked:
+                await asyncio.sleep(IDLE_SECONDS)
+
+    return [], [loop] * services.settings.probe_concurrency

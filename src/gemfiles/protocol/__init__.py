@@ -1,0 +1,1 @@
+"""The only code that sees HTTP: routes, header parsing and the wire shapes (camelCase)."""

@@ -1,0 +1,90 @@
+"""``/{v}/files``: get, list, delete and download."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from gemfiles.domain.models import FileSource
+from gemfiles.errors import FailedPrecondition, InvalidArgument, NotFound, Unimplemented
+from gemfiles.protocol.http import json_response, origin_of
+from gemfiles.protocol.services import Services
+from gemfiles.protocol.wire import file_json, parse_uint_header
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+async def list_files(request: Request) -> Response:
+    services: Services = request.app.state.services
+    project = await services.auth.project(request)
+    params = request.query_params
+    size_raw = params.get("pageSize", params.get("page_size"))
+    page_size = parse_uint_header(size_raw, "pageSize") if size_raw not in (None, "") else None
+    if size_raw is not None and size_raw.startswith("-"):
+        raise InvalidArgument("pageSize must not be negative.")
+    token = params.get("pageToken", params.get("page_token")) or None
+    page = await services.files.list(project, page_size, token)
+    origin = origin_of(request, services.settings)
+    body: dict = {}
+    if page.files:
+        body["files"] = [file_json(f, origin, allow_download=services.settings.allow_download) for f in page.files]
+    if page.next_token:
+        body["nextPageToken"] = page.next_token
+    return json_response(body)
+
+
+async def file_item(request: Request) -> Response:
+    services: Services = request.app.state.services
+    name: str = request.path_params["name"]
+    file_id, _, verb = name.partition(":")
+    project = await services.auth.project(request)
+    if verb == "download" and request.method == "GET":
+        return await _download(request, services, project, file_id)
+    if verb:
+        raise NotFound(f"Method :{verb} is not found on files/{file_id}.")
+    if request.method == "DELETE":
+        await services.files.delete(project, file_id)
+        return json_response({})  # 200 with {}: the JS SDK parses the body, Python rejects 204
+    record = await services.files.get(project, file_id)
+    return json_response(file_json(record, origin_of(request, services.settings),
+                                   allow_download=services.settings.allow_download))
+
+
+async def _download(request: Request, services: Services, project: str, file_id: str) -> Response:
+    record = await services.files.get(project, file_id)
+    if record.source == FileSource.UPLOADED and not services.settings.allow_download:
+        # Google: "uploaded files cannot be downloaded"; an operator may allow it (GEMFILES_ALLOW_DOWNLOAD).
+        raise FailedPrecondition(
+            f"Only generated files can be downloaded; files/{file_id} was uploaded. "
+            "(The server operator can allow downloads of uploaded files.)"
+        )
+    size = record.size_bytes
+    start, end, status = 0, size, 200
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": f'attachment; filename="{record.id}"'}
+    range_header = request.headers.get("range")
+    if range_header:
+        match = _RANGE.match(range_header.strip())
+        if not match or (not match.group(1) and not match.group(2)):
+            raise InvalidArgument(f"Invalid Range header {range_header!r}.")
+        first, last = match.groups()
+        if first:
+            start = int(first)
+            end = min(size, int(last) + 1) if last else size
+        else:
+            start = max(0, size - int(last))
+        if start >= size or start >= end:
+            return Response(
+                b"", 416, headers={"Content-Range": f"bytes */{size}"}, media_type="text/plain"
+            )
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    return StreamingResponse(
+        services.files.read(record, start, end), status_code=status, headers=headers, media_type=record.mime_type
+    )
+
+
+async def register_files(request: Request) -> Response:
+    raise Unimplemented("files:register (Cloud Storage registration) is not supported by this server.")

@@ -1,0 +1,104 @@
+"""Responses, the error renderer, the public origin and API-key authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gemfiles.errors import ApiError, ApiKeyInvalid, PermissionDenied, error_body
+from gemfiles.settings import Settings
+from gemfiles.storage.base import MetadataStore
+
+log = logging.getLogger("gemfiles.protocol")
+
+JSON_TYPE = "application/json; charset=UTF-8"
+KEY_CACHE_SECONDS = 2.0
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type=JSON_TYPE)
+
+
+def error_response(error: ApiError) -> Response:
+    headers = dict(error.headers)
+    upload = getattr(error, "upload", None)
+    if upload is not None:
+        # Every reply of the upload URL carries X-Goog-Upload-Status, errors included (WIRE.md 12.5).
+        headers["X-Goog-Upload-Status"] = upload.status
+        if upload.received is not None:
+            headers["X-Goog-Upload-Size-Received"] = str(upload.received)
+    return json_response(error.body(), error.code, headers)
+
+
+def internal_error_response(exc: BaseException, *, upload_status: str | None = None) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    headers = {"X-Goog-Upload-Status": upload_status} if upload_status else None
+    body = error_body(500, "Internal error encountered.", "INTERNAL")
+    return json_response(body, 500, headers)
+
+
+def origin_of(request: Request, settings: Settings) -> str:
+    """The externally reachable origin: --public-url, else X-Forwarded-Proto/Host, else Host."""
+    if settings.public_url:
+        return settings.public_url
+    headers = request.headers
+    proto = headers.get("x-forwarded-proto", "").split(",")[0].strip() or request.url.scheme
+    host = headers.get("x-forwarded-host", "").split(",")[0].strip() or headers.get("host", "")
+    if not host:
+        server = request.scope.get("server") or ("127.0.0.1", settings.port)
+        host = f"{server[0]}:{server[1]}"
+    return f"{proto}://{host}"
+
+
+def api_key_of(request: Request) -> str | None:
+    key = request.headers.get("x-goog-api-key")
+    if key is None:
+        key = request.query_params.get("key")
+    return key.strip() if key and key.strip() else None
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Authenticator:
+    """API key -> project. ``open``: each distinct key is its own project; ``keys``: operator-made keys only."""
+
+    def __init__(self, settings: Settings, meta: MetadataStore) -> None:
+        self.mode = settings.auth
+        self.meta = meta
+        self._cache: dict[str, tuple[float, str | None]] = {}
+
+    async def project(self, request: Request) -> str:
+        key = api_key_of(request)
+        if key is None:
+            # Google's reply to a call with no key at all.
+            raise PermissionDenied(
+                "Method doesn't allow unregistered callers (callers without established identity). "
+                "Please use API Key or other form of API consumer identity to call this API."
+            )
+        return await self.project_for_key(key)
+
+    async def project_for_key(self, key: str) -> str:
+        digest = key_hash(key)
+        if self.mode == "open":
+            return "k" + digest[:32]
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is None or cached[0] < now:
+            project = await self.meta.lookup_key(digest)
+            # Revocations take effect within KEY_CACHE_SECONDS.
+            self._cache[digest] = (now + KEY_CACHE_SECONDS, project)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+        else:
+            project = cached[1]
+        if project is None:
+            raise ApiKeyInvalid()
+        return project

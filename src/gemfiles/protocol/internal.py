@@ -1,0 +1,65 @@
+"""Our own endpoints, under /_internal/ and never mixed with Google's paths."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gemfiles.domain.clock import OffsetClock
+from gemfiles.errors import FailedPrecondition, NotFound, Unavailable
+from gemfiles.protocol.http import json_response
+from gemfiles.protocol.services import Services
+from gemfiles.protocol.wire import parse_json_body
+from gemfiles.settings import parse_duration
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness and readiness: 200 once the stores are open and migrated, and still answering."""
+    services: Services = request.app.state.services
+    if not services.ready:
+        raise Unavailable("starting")
+    try:
+        await services.meta.ping()
+        await services.blobs.ping()
+    except Exception as exc:
+        raise Unavailable(f"storage is not reachable: {type(exc).__name__}") from None
+    return json_response({"status": "ok"})
+
+
+async def livez(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+def _controls(request: Request) -> Services:
+    services: Services = request.app.state.services
+    if not services.settings.emulator_controls:
+        raise NotFound("Emulator controls are off (GEMFILES_EMULATOR_CONTROLS=true turns them on).")
+    return services
+
+
+async def clock(request: Request) -> Response:
+    """GET: the server's time. POST {"advance": "49h"}: move it forward (expiry tests, no sleeping)."""
+    services = _controls(request)
+    if request.method == "POST":
+        body = parse_json_body(await request.body())
+        if not isinstance(services.clock, OffsetClock):
+            raise FailedPrecondition("This server's clock cannot be moved.")
+        try:
+            services.clock.advance(parse_duration(body.get("advance", "0s")))
+        except ValueError as exc:
+            raise FailedPrecondition(str(exc)) from None
+    return json_response({"now": services.clock.now().isoformat()})
+
+
+async def sweep(request: Request) -> Response:
+    """Runs the expiry sweep and blob collection now; answers what this process deleted."""
+    services = _controls(request)
+    report = await services.maintenance.sweep()
+    return json_response({"files": report.files, "sessions": report.sessions, "blobs": report.blobs})
+
+
+async def usage(request: Request) -> Response:
+    services = _controls(request)
+    project = await services.auth.project(request)
+    used = await services.meta.get_usage(project)
+    return json_response({"usedBytes": str(used.used_bytes), "reservedBytes": str(used.reserved_bytes)})

@@ -1,0 +1,94 @@
+"""The one Settings object. Nothing else in gemfiles reads the environment.
+
+Every field is also an environment variable with the ``GEMFILES_`` prefix
+(``GEMFILES_PORT``, ``GEMFILES_FILE_TTL``, ...). Durations are written ``90s``, ``30m``, ``48h``, ``7d``
+(or a plain number of seconds); sizes are bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``48h`` -> 48 hours. Accepts timedeltas and plain numbers (seconds) too."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 30m, 48h, 7d)")
+    number, unit = match.groups()
+    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GEMFILES_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    data_dir: Path = Path(".gemfiles")
+    # Origin put into X-Goog-Upload-URL and File.uri; else taken from X-Forwarded-*/Host.
+    public_url: str | None = None
+
+    # Storage backends, chosen by URL scheme. Empty: SQLite and local disk under data_dir.
+    database_url: str | None = None
+    blob_url: str | None = None
+    auto_migrate: bool = True
+
+    # "open": any non-empty key, one project per distinct key. "keys": only keys made by `gemfiles keys create`.
+    auth: Literal["open", "keys"] = "open"
+
+    file_ttl: Duration = timedelta(hours=48)
+    upload_session_ttl: Duration = timedelta(days=7)
+    sweep_interval: Duration = timedelta(minutes=1)
+    max_file_bytes: int = Field(2_147_483_648, ge=0)
+    project_quota_bytes: int = Field(20 * 1024**3, ge=0)
+    max_request_json_bytes: int = Field(1024 * 1024, ge=1024)
+
+    # Google refuses to download uploaded files; an operator may allow it.
+    allow_download: bool = False
+    # /_internal/clock and /_internal/sweep: controls for tests and emulation, off by default.
+    emulator_controls: bool = False
+    # Background workers: media probes and the expiry sweep.
+    run_workers: bool = True
+    probe_concurrency: int = Field(1, ge=1, le=16)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.public_url is not None:
+            self.public_url = self.public_url.rstrip("/")
+            if not re.match(r"^https?://[^/]+(/.*)?$", self.public_url):
+                raise ValueError(f"public_url must be an absolute http(s) URL, got {self.public_url!r}")
+        if self.upload_session_ttl <= timedelta(0) or self.file_ttl <= timedelta(0):
+            raise ValueError("file_ttl and upload_session_ttl must be positive")
+        if self.sweep_interval <= timedelta(0):
+            raise ValueError("sweep_interval must be positive")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gemfiles.db').resolve()}"
+
+    @property
+    def resolved_blob_url(self) -> str:
+        if self.blob_url:
+            return self.blob_url
+        return f"file://{(self.data_dir / 'blobs').resolve()}"

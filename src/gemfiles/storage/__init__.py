@@ -1,0 +1,1 @@
+"""Storage backends behind two small protocols (see base.py), chosen by URL scheme (see registry.py)."""

@@ -1,0 +1,169 @@
+"""The two storage interfaces. Protocol and domain code see only these; backends are chosen by URL.
+
+``MetadataStore``: files, upload sessions, quotas, keys and background-work queues. Every method that
+changes more than one row is one transaction, so quotas stay exact and nothing half-done is ever visible.
+
+``BlobStore``: the bytes. An upload is a sequence of parts, each written by one chunk request (or one
+attempt at it); ``complete_upload`` turns the committed parts into one object, idempotently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+from gemfiles.domain.models import FileRecord, FileState, PartRef, ProjectUsage, UploadSession
+
+
+class SessionGone(Exception):
+    """The session was finished, cancelled or removed by another request in the meantime."""
+
+
+@dataclass(frozen=True, slots=True)
+class GcItem:
+    """Bytes that no metadata points at any more: an object, or an upload's parts."""
+
+    id: int
+    kind: str  # "object" | "upload"
+    key: str
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    key_hash: str
+    project: str
+    prefix: str
+    create_time: datetime
+    revoke_time: datetime | None
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    async def migrate(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+
+    # Files -----------------------------------------------------------------------------------------
+    async def get_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
+        """The unexpired file, or None (missing, expired and foreign look the same)."""
+
+    async def list_files(
+        self, project: str, now: datetime, limit: int, after: tuple[int, str] | None
+    ) -> list[FileRecord]:
+        """Unexpired files, newest first, keyset-paginated after (create_micros, id)."""
+
+    async def delete_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
+        """Deletes an unexpired file, frees its quota and queues its bytes for collection."""
+
+    # Upload sessions --------------------------------------------------------------------------------
+    async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
+        """Reserves ``session.reserved_bytes`` against the project quota atomically and stores the session.
+
+        Raises AlreadyExists if an unexpired file already has ``session.file_id`` (custom names), and
+        QuotaExceeded if the reservation does not fit.
+        """
+
+    async def get_session(self, token_digest: str) -> UploadSession | None: ...
+
+    async def allocate_part(self, token_digest: str) -> int:
+        """A part number never handed out before for this session (concurrent attempts get distinct ones)."""
+
+    async def commit_part(
+        self,
+        token_digest: str,
+        expected_received: int,
+        part: PartRef,
+        hash_state: bytes | None,
+        extra_reserve: int,
+        quota_bytes: int,
+        now: datetime,
+    ) -> bool:
+        """Appends a part if the session is still active at ``expected_received`` (compare-and-set).
+
+        ``extra_reserve`` bytes are reserved in the same transaction (uploads of undeclared size); raises
+        QuotaExceeded if they do not fit. False when another request advanced the session first.
+        """
+
+    async def finish_session(self, token_digest: str, file: FileRecord, now: datetime) -> FileRecord:
+        """Creates the file from an active, fully received session: the reservation becomes usage.
+
+        An expired file of the same name is replaced; an unexpired one raises AlreadyExists. Raises
+        Aborted if the session is no longer active (another request finished it).
+        """
+
+    async def fail_session(self, token_digest: str, error: dict[str, Any], now: datetime) -> bool:
+        """Ends an active session with an error (replayed on retries); frees its reservation and bytes."""
+
+    async def cancel_session(self, token_digest: str, now: datetime) -> bool:
+        """Cancels an active session; frees its reservation and queues its bytes for collection."""
+
+    # Background work (claimed so that each item is done once, whichever replica takes it) -------------
+    async def claim_probe(self, now: datetime, lease_seconds: float) -> FileRecord | None:
+        """A file whose bytes have not been probed yet, leased to the caller."""
+
+    async def save_probe(
+        self,
+        project: str,
+        file_id: str,
+        state: FileState,
+        facts: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+        now: datetime,
+    ) -> None: ...
+
+    async def sweep_expired_files(self, now: datetime, limit: int) -> list[FileRecord]:
+        """Deletes up to ``limit`` expired files (each returned to exactly one caller), frees quota, queues bytes."""
+
+    async def sweep_expired_sessions(self, now: datetime, limit: int) -> int:
+        """Ends abandoned sessions past their expiry; frees reservations; queues partial bytes."""
+
+    async def claim_gc(self, now: datetime, lease_seconds: float, limit: int) -> list[GcItem]: ...
+    async def finish_gc(self, ids: list[int]) -> None: ...
+
+    # Projects and keys --------------------------------------------------------------------------------
+    async def get_usage(self, project: str) -> ProjectUsage: ...
+    async def create_key(self, key_hash: str, project: str, prefix: str, now: datetime) -> None: ...
+    async def list_keys(self) -> list[ApiKeyRecord]: ...
+    async def revoke_key(self, prefix_or_hash: str, now: datetime) -> int: ...
+    async def lookup_key(self, key_hash: str) -> str | None:
+        """The project of an unrevoked key, or None."""
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+
+    async def begin_upload(self, upload_key: str) -> dict[str, Any]:
+        """Prepares to receive parts; returns the state to keep with the session (e.g. an S3 upload id)."""
+
+    async def put_part(
+        self,
+        upload_key: str,
+        state: dict[str, Any],
+        number: int,
+        blocks: AsyncIterator[bytes],
+        length_hint: int | None,
+    ) -> PartRef:
+        """Writes one part durably from a stream of blocks; returns its reference."""
+
+    async def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
+        """The bytes of a committed, not yet completed part (to recognise a re-sent chunk)."""
+
+    async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
+        """Joins the parts into one object and returns its key. Idempotent: a second call returns the same key."""
+
+    async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
+        """Drops an upload's parts. Idempotent."""
+
+    async def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Streams bytes ``[start, end)`` of an object."""
+
+    def reader(self, key: str) -> BinaryIO:
+        """A blocking, seekable file object over an object (for media probes, run in a worker thread)."""
+
+    async def delete(self, key: str) -> None:
+        """Deletes an object. Idempotent."""

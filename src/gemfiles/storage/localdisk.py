@@ -1,0 +1,264 @@
+"""Blob store on the local file system (``file:///path``), the embedded default.
+
+Layout under the root::
+
+    uploads/<upload_key>/<n>.part        one file per chunk attempt, fsynced before its commit
+    objects/<k[:2]>/<upload_key>/        a finished object: the committed parts + manifest.json
+
+Completing an upload writes a manifest naming the committed parts, fsyncs it and renames the upload's
+directory into ``objects/``: one atomic rename, no copy of the bytes, so finalizing a 2 GiB file costs the
+same as finalizing 2 bytes. Parts of attempts that lost a race (or were cut off by a crash) are never in a
+manifest and are removed when the directory is renamed or collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import io
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from gemfiles.domain.models import PartRef
+
+READ_BLOCK = 1024 * 1024
+_MANIFEST = "manifest.json"
+
+
+def _write_fully(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._uploads = root / "uploads"
+        self._objects = root / "objects"
+        for path in (self._uploads, self._objects):
+            path.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_url(cls, url: str) -> LocalBlobStore:
+        return cls(Path(url.removeprefix("file://")))
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        if not self._objects.is_dir():
+            raise OSError(f"blob root {self.root} is not available")
+
+    # Names are derived from server-made keys only, never from client input.
+    def _upload_dir(self, upload_key: str) -> Path:
+        _check_key(upload_key)
+        return self._uploads / upload_key
+
+    def _object_dir(self, key: str) -> Path:
+        prefix, _, upload_key = key.partition("/")
+        _check_key(upload_key)
+        if prefix != upload_key[:2]:
+            raise ValueError(f"not an object key: {key!r}")
+        return self._objects / prefix / upload_key
+
+    async def begin_upload(self, upload_key: str) -> dict[str, Any]:
+        await asyncio.to_thread(self._upload_dir(upload_key).mkdir, parents=True, exist_ok=True)
+        return {}
+
+    async def put_part(
+        self,
+        upload_key: str,
+        state: dict[str, Any],
+        number: int,
+        blocks: AsyncIterator[bytes],
+        length_hint: int | None,
+    ) -> PartRef:
+        directory = self._upload_dir(upload_key)
+        path = directory / f"{number}.part"
+        loop = asyncio.get_running_loop()
+        fd = await loop.run_in_executor(None, _open_new, path)
+        size = 0
+        pending: asyncio.Future[None] | None = None
+        try:
+            # Write-behind: block k is written in a worker thread while block k+1 is being received.
+            async for block in blocks:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, _write_fully, fd, block)
+                size += len(block)
+            if pending is not None:
+                await pending
+                pending = None
+            await loop.run_in_executor(None, os.fsync, fd)
+        except BaseException:
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        return PartRef(number=number, size=size)
+
+    async def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
+        path = self._upload_dir(upload_key) / f"{part.number}.part"
+        async for block in _read_file(path, 0, part.size):
+            yield block
+
+    async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
+        key = f"{upload_key[:2]}/{upload_key}"
+        await asyncio.to_thread(self._complete, upload_key, key, parts)
+        return key
+
+    def _complete(self, upload_key: str, key: str, parts: list[PartRef]) -> None:
+        target = self._object_dir(key)
+        if (target / _MANIFEST).exists():
+            return  # completed before (a retried finalize)
+        source = self._upload_dir(upload_key)
+        source.mkdir(parents=True, exist_ok=True)
+        keep = {f"{p.number}.part" for p in parts}
+        for entry in os.listdir(source):
+            if entry not in keep:
+                (source / entry).unlink(missing_ok=True)
+        manifest = {"parts": [{"file": f"{p.number}.part", "size": p.size} for p in parts]}
+        tmp = source / (_MANIFEST + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump(manifest, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, source / _MANIFEST)
+        _fsync_dir(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+        _fsync_dir(self._uploads)
+
+    async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._upload_dir(upload_key), True)
+
+    def _manifest(self, key: str) -> list[tuple[Path, int]]:
+        directory = self._object_dir(key)
+        with open(directory / _MANIFEST, encoding="utf-8") as src:
+            manifest = json.load(src)
+        return [(directory / part["file"], int(part["size"])) for part in manifest["parts"]]
+
+    async def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        parts = await asyncio.to_thread(self._manifest, key)
+        offset = 0
+        for path, size in parts:
+            part_start, part_end = offset, offset + size
+            offset = part_end
+            lo = max(start, part_start)
+            hi = part_end if end is None else min(end, part_end)
+            if lo >= hi:
+                continue
+            async for block in _read_file(path, lo - part_start, hi - lo):
+                yield block
+
+    def reader(self, key: str) -> BinaryIO:
+        parts = self._manifest(key)
+        if len(parts) == 1:
+            return open(parts[0][0], "rb")  # noqa: SIM115 - the caller closes it
+        return io.BufferedReader(_ConcatReader(parts), buffer_size=READ_BLOCK)  # type: ignore[return-value]
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._object_dir(key), True)
+
+
+def _check_key(upload_key: str) -> None:
+    if not upload_key or not upload_key.isalnum() or not upload_key.isascii():
+        raise ValueError(f"not a blob key: {upload_key!r}")
+
+
+def _open_new(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
+async def _read_file(path: Path, offset: int, length: int) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    handle = await loop.run_in_executor(None, open, path, "rb")
+    try:
+        handle.seek(offset)
+        remaining = length
+        while remaining > 0:
+            block = await loop.run_in_executor(None, handle.read, min(READ_BLOCK, remaining))
+            if not block:
+                raise OSError(f"{path} is shorter than its manifest says")
+            remaining -= len(block)
+            yield block
+    finally:
+        handle.close()
+
+
+class _ConcatReader(io.RawIOBase):
+    """A seekable read-only view over several part files laid end to end."""
+
+    def __init__(self, parts: list[tuple[Path, int]]) -> None:
+        self._parts = parts
+        self._starts: list[int] = []
+        total = 0
+        for _, size in parts:
+            self._starts.append(total)
+            total += size
+        self._size = total
+        self._pos = 0
+        self._index = -1
+        self._handle: BinaryIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self._pos >= self._size:
+            return 0
+        index = self._part_at(self._pos)
+        if index != self._index:
+            if self._handle is not None:
+                self._handle.close()
+            self._handle = open(self._parts[index][0], "rb")  # noqa: SIM115
+            self._index = index
+        assert self._handle is not None
+        within = self._pos - self._starts[index]
+        self._handle.seek(within)
+        want = min(len(buffer), self._parts[index][1] - within)
+        data = self._handle.read(want)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def _part_at(self, pos: int) -> int:
+        index = bisect.bisect_right(self._starts, pos) - 1
+        # Skip empty parts that start at the same offset.
+        while index < len(self._parts) - 1 and self._parts[index][1] == 0:
+            index += 1
+        return index
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        super().close()

@@ -1,0 +1,27 @@
+"""Backends chosen by URL scheme: ``sqlite://``/``postgresql://`` for metadata, ``file://``/``s3://`` for bytes."""
+
+from __future__ import annotations
+
+from gemfiles.storage.base import BlobStore, MetadataStore
+
+
+def open_metadata_store(url: str) -> MetadataStore:
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme in ("sqlite", "postgresql", "postgres"):
+        from gemfiles.storage.sql import SqlMetadataStore
+
+        return SqlMetadataStore.from_url(url)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
+
+
+def open_blob_store(url: str) -> BlobStore:
+    scheme = url.split(":", 1)[0]
+    if scheme == "file":
+        from gemfiles.storage.localdisk import LocalBlobStore
+
+        return LocalBlobStore.from_url(url)
+    if scheme == "s3":
+        from gemfiles.storage.s3 import S3BlobStore  # type: ignore[import-not-found]
+
+        return S3BlobStore.from_url(url)  # type: ignore[no-any-return]
+    raise ValueError(f"unsupported blob URL {url!r}: use file:///path or s3://bucket/prefix")

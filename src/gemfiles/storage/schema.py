@@ -1,0 +1,96 @@
+"""The tables, in SQLAlchemy Core, shared by SQLite and PostgreSQL. Changes go through Alembic migrations.
+
+Times are integer microseconds since the epoch (UTC): portable, exact and cheap to compare.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+files = Table(
+    "files",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("id", String(40), primary_key=True),
+    Column("display_name", Text, nullable=True),
+    Column("mime_type", String(255), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256_hex", String(64), nullable=False),
+    Column("create_us", BigInteger, nullable=False),
+    Column("update_us", BigInteger, nullable=False),
+    Column("expire_us", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("error_json", Text, nullable=True),
+    Column("facts_json", Text, nullable=True),
+    Column("blob_key", String(255), nullable=False),
+    Column("probe_due", Boolean, nullable=False),
+    Column("lease_until", BigInteger, nullable=True),
+    Index("ix_files_project_created", "project", "create_us", "id"),
+    Index("ix_files_expire", "expire_us"),
+    Index("ix_files_probe_due", "probe_due"),
+)
+
+upload_sessions = Table(
+    "upload_sessions",
+    metadata,
+    Column("token_digest", String(64), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("file_id", String(40), nullable=False),
+    Column("mime_type", String(255), nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("declared_size", BigInteger, nullable=True),
+    Column("reserved_bytes", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("create_us", BigInteger, nullable=False),
+    Column("expire_us", BigInteger, nullable=False),
+    Column("blob_state", Text, nullable=False),
+    Column("parts", Text, nullable=False),
+    Column("next_part", Integer, nullable=False),
+    Column("hash_state", LargeBinary, nullable=True),
+    Column("result_error", Text, nullable=True),
+    Index("ix_upload_sessions_expire", "expire_us"),
+)
+
+project_usage = Table(
+    "project_usage",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("used_bytes", BigInteger, nullable=False),
+    Column("reserved_bytes", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("create_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger, nullable=True),
+)
+
+blob_gc = Table(
+    "blob_gc",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("create_us", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=True),
+)
