@@ -1,0 +1,1 @@
+"""Model backends for generateContent and interactions, one a module, chosen per model by settings."""

@@ -1,0 +1,105 @@
+"""The model backend interface: a request with resolved parts in, a stream of output events out.
+
+The protocol layer (generateContent, streamGenerateContent, countTokens, interactions) turns whatever
+shape the SDKs sent into a ``ModelRequest`` whose file parts are already resolved (owned by the caller's
+project, unexpired, ACTIVE), and renders the events a backend yields. A backend never sees HTTP or wire
+JSON, so a new one (a ``gemini`` upstream, say) fits without touching the protocol layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
+
+from gemfiles.domain.models import FileRecord
+from gemfiles.storage.base import BlobStore
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedFile:
+    """An uploaded file a request refers to, with a way to stream its bytes from the blob store."""
+
+    record: FileRecord
+    blobs: BlobStore
+
+    def open(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        return self.blobs.open(self.record.blob_key, start, end)
+
+    def reader(self) -> BinaryIO:
+        """Blocking and seekable; use from a worker thread (PyAV, pypdf)."""
+        return self.blobs.reader(self.record.blob_key)
+
+
+@dataclass(frozen=True, slots=True)
+class InlineData:
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    kind: Literal["text", "file", "inline"]
+    text: str | None = None
+    file: ResolvedFile | None = None
+    inline: InlineData | None = None
+
+
+@dataclass(slots=True)
+class Message:
+    role: Literal["user", "model"]
+    parts: list[Part]
+
+
+@dataclass(slots=True)
+class ModelRequest:
+    model: str  # the model id as the client named it, without "models/"
+    messages: list[Message]
+    system_instruction: str | None = None
+    generation_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModalityCount:
+    modality: Literal["TEXT", "IMAGE", "AUDIO", "VIDEO", "DOCUMENT"]
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    input_by_modality: tuple[ModalityCount, ...] = ()
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    usage: Usage
+    finish_reason: Literal["STOP", "MAX_TOKENS", "SAFETY", "OTHER"] = "STOP"
+    model_version: str | None = None
+
+
+OutputEvent = TextDelta | Finished
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """One small Protocol: ``generate`` yields TextDelta events and ends with exactly one Finished."""
+
+    async def generate(self, request: ModelRequest) -> AsyncIterator[OutputEvent]:
+        yield Finished(Usage(0, 0))  # pragma: no cover - protocol signature
+
+    async def count_tokens(self, request: ModelRequest) -> Usage:
+        """Input tokens only (output_tokens is 0)."""
+        ...
+
+    async def close(self) -> None: ...
