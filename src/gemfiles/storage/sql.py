@@ -15,14 +15,28 @@ a single connection (SQLite has one writer anyway), reads through a small pool t
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, or_, select, text, tuple_, update
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import (
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.engine import Engine, Row
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from gemfiles.domain.clock import from_micros, to_micros
 from gemfiles.domain.models import (
@@ -50,15 +64,39 @@ def async_url(url: str) -> str:
     return url
 
 
+# Hot read statements, built once (see SqlMetadataStore._sqlite_rows).
+_GET_FILE = (
+    select(files)
+    .where(files.c.project == bindparam("project"), files.c.id == bindparam("id"), files.c.expire_us > bindparam("now"))
+    .limit(1)
+)
+_GET_SESSION = select(upload_sessions).where(upload_sessions.c.token_digest == bindparam("token")).limit(1)
+_LOOKUP_KEY = (
+    select(api_keys.c.project)
+    .where(api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_us.is_(None))
+    .limit(1)
+)
+_ANY_PROBE_DUE = select(files.c.id).where(files.c.probe_due.is_(True)).limit(1)
+
+
 class SqlMetadataStore:
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self._sync_reader: Engine | None = None
+        self._raw: Any = None
+        self._compiled: dict[int, tuple[Any, str, list[str], dict[str, Any]]] = {}
         if self.is_sqlite:
             self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0)
-            self._reader = create_async_engine(self.url, pool_size=8, max_overflow=8)
-            for engine, immediate in ((self._writer, True), (self._reader, False)):
-                _sqlite_pragmas(engine, immediate)
+            _sqlite_pragmas(self._writer.sync_engine, "BEGIN IMMEDIATE")
+            self._reader = self._writer
+            # Reads run inline on the event loop through plain pysqlite in autocommit mode: a primary-key
+            # lookup takes microseconds, far less than the thread hand-offs of an async driver, and WAL
+            # readers never wait for the writer.
+            self._sync_reader = create_engine(
+                self.url.replace("sqlite+aiosqlite", "sqlite+pysqlite"), pool_size=1, max_overflow=4
+            )
+            _sqlite_pragmas(self._sync_reader, None)
         else:
             self._writer = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
             self._reader = self._writer
@@ -75,22 +113,49 @@ class SqlMetadataStore:
 
     async def close(self) -> None:
         await self._writer.dispose()
-        if self._reader is not self._writer:
-            await self._reader.dispose()
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+        if self._sync_reader is not None:
+            self._sync_reader.dispose()
 
     async def ping(self) -> None:
-        async with self._reader.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await self._rows(select(text("1")))
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         async with self._writer.begin() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
+    async def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        """Runs a read-only query: inline on SQLite, on the async pool on PostgreSQL.
+
+        Rows are mappings by column name (``row["id"]``) on both.
+        """
+        if self._sync_reader is not None:
+            return self._sqlite_rows(query, params or {})
         async with self._reader.connect() as conn:
-            yield conn
+            return [row._mapping for row in (await conn.execute(query, params or {})).all()]
+
+    def _sqlite_rows(self, query: Any, params: dict[str, Any]) -> list[Any]:
+        # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
+        # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
+        compiled = self._compiled.get(id(query))
+        if compiled is None or compiled[0] is not query:
+            sql = query.compile(dialect=self._sync_reader.dialect)  # type: ignore[union-attr]
+            compiled = (query, str(sql), list(sql.positiontup or []), dict(sql.params))
+            if len(self._compiled) < 256:
+                self._compiled[id(query)] = compiled
+        _, text_sql, order, defaults = compiled
+        if self._raw is None:
+            self._raw = self._sync_reader.raw_connection()  # type: ignore[union-attr]
+            self._raw.driver_connection.row_factory = sqlite3.Row
+        values = [params[name] if name in params else defaults[name] for name in order]
+        return self._raw.driver_connection.execute(text_sql, values).fetchall()
+
+    async def _first(self, query: Any, params: dict[str, Any] | None = None) -> Any | None:
+        rows = await self._rows(query, params)
+        return rows[0] if rows else None
 
     def _insert(self, table: Any) -> Any:
         if self.is_sqlite:
@@ -101,11 +166,7 @@ class SqlMetadataStore:
 
     # Files ---------------------------------------------------------------------------------------------
     async def get_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
-        query = select(files).where(
-            files.c.project == project, files.c.id == file_id, files.c.expire_us > to_micros(now)
-        )
-        async with self._read() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._first(_GET_FILE, {"project": project, "id": file_id, "now": to_micros(now)})
         return _file(row) if row else None
 
     async def list_files(
@@ -115,9 +176,7 @@ class SqlMetadataStore:
         if after is not None:
             query = query.where(tuple_(files.c.create_us, files.c.id) < tuple_(*after))
         query = query.order_by(files.c.create_us.desc(), files.c.id.desc()).limit(limit)
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [_file(row) for row in rows]
+        return [_file(row) for row in await self._rows(query)]
 
     async def delete_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
         async with self._write() as conn:
@@ -178,11 +237,10 @@ class SqlMetadataStore:
         )
 
     async def get_usage(self, project: str) -> ProjectUsage:
-        async with self._read() as conn:
-            row = (await conn.execute(select(project_usage).where(project_usage.c.project == project))).first()
+        row = await self._first(select(project_usage).where(project_usage.c.project == project))
         if row is None:
             return ProjectUsage(project, 0, 0)
-        return ProjectUsage(project, row.used_bytes, row.reserved_bytes)
+        return ProjectUsage(project, row["used_bytes"], row["reserved_bytes"])
 
     # Upload sessions -----------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
@@ -202,10 +260,7 @@ class SqlMetadataStore:
             await conn.execute(insert(upload_sessions).values(**_session_values(session)))
 
     async def get_session(self, token_digest: str) -> UploadSession | None:
-        async with self._read() as conn:
-            row = (
-                await conn.execute(select(upload_sessions).where(upload_sessions.c.token_digest == token_digest))
-            ).first()
+        row = await self._first(_GET_SESSION, {"token": token_digest})
         return _session(row) if row else None
 
     async def _lock_session(self, conn: AsyncConnection, token_digest: str) -> UploadSession | None:
@@ -336,6 +391,9 @@ class SqlMetadataStore:
     # Background work ---------------------------------------------------------------------------------------
     async def claim_probe(self, now: datetime, lease_seconds: float) -> FileRecord | None:
         now_us = to_micros(now)
+        # A cheap read first, so an idle worker does not take the write lock every poll.
+        if await self._first(_ANY_PROBE_DUE) is None:
+            return None
         async with self._write() as conn:
             row = (
                 await conn.execute(
@@ -378,7 +436,8 @@ class SqlMetadataStore:
                     error_json=json.dumps(error) if error is not None else None,
                     probe_due=False,
                     lease_until=None,
-                    update_us=to_micros(now),
+                    # Facts alone are not a change a client can see: updateTime moves with the state only.
+                    update_us=case((files.c.state != state.value, to_micros(now)), else_=files.c.update_us),
                 )
             )
 
@@ -460,15 +519,14 @@ class SqlMetadataStore:
             )
 
     async def list_keys(self) -> list[ApiKeyRecord]:
-        async with self._read() as conn:
-            rows = (await conn.execute(select(api_keys).order_by(api_keys.c.create_us))).all()
+        rows = await self._rows(select(api_keys).order_by(api_keys.c.create_us))
         return [
             ApiKeyRecord(
-                row.key_hash,
-                row.project,
-                row.prefix,
-                from_micros(row.create_us),
-                from_micros(row.revoked_us) if row.revoked_us is not None else None,
+                row["key_hash"],
+                row["project"],
+                row["prefix"],
+                from_micros(row["create_us"]),
+                from_micros(row["revoked_us"]) if row["revoked_us"] is not None else None,
             )
             for row in rows
         ]
@@ -486,23 +544,16 @@ class SqlMetadataStore:
         return int(result.rowcount or 0)
 
     async def lookup_key(self, key_hash: str) -> str | None:
-        async with self._read() as conn:
-            row = (
-                await conn.execute(
-                    select(api_keys.c.project).where(
-                        and_(api_keys.c.key_hash == key_hash, api_keys.c.revoked_us.is_(None))
-                    )
-                )
-            ).first()
-        return row.project if row else None
+        row = await self._first(_LOOKUP_KEY, {"key_hash": key_hash})
+        return row["project"] if row else None
 
     async def count_files(self) -> int:
-        async with self._read() as conn:
-            return int((await conn.execute(select(func.count()).select_from(files))).scalar_one())
+        rows = await self._rows(select(func.count()).select_from(files))
+        return int(rows[0][0])
 
 
-def _sqlite_pragmas(engine: AsyncEngine, immediate: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _sqlite_pragmas(engine: Engine, begin: str | None) -> None:
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN, instead of pysqlite's own (late) one.
         dbapi_connection.isolation_level = None
@@ -512,9 +563,11 @@ def _sqlite_pragmas(engine: AsyncEngine, immediate: bool) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if begin is not None:
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
 
 
 def _error_json(error: Any) -> dict[str, Any]:
@@ -550,22 +603,23 @@ def _file_values(record: FileRecord) -> dict[str, Any]:
     }
 
 
-def _file(row: Row) -> FileRecord:
+def _file(row: Any) -> FileRecord:
+    m = row if not isinstance(row, Row) else row._mapping
     return FileRecord(
-        project=row.project,
-        id=row.id,
-        display_name=row.display_name,
-        mime_type=row.mime_type,
-        size_bytes=row.size_bytes,
-        sha256_hex=row.sha256_hex,
-        create_time=from_micros(row.create_us),
-        update_time=from_micros(row.update_us),
-        expire_time=from_micros(row.expire_us),
-        state=FileState(row.state),
-        source=FileSource(row.source),
-        error=json.loads(row.error_json) if row.error_json else None,
-        facts=json.loads(row.facts_json) if row.facts_json else None,
-        blob_key=row.blob_key,
+        project=m["project"],
+        id=m["id"],
+        display_name=m["display_name"],
+        mime_type=m["mime_type"],
+        size_bytes=m["size_bytes"],
+        sha256_hex=m["sha256_hex"],
+        create_time=from_micros(m["create_us"]),
+        update_time=from_micros(m["update_us"]),
+        expire_time=from_micros(m["expire_us"]),
+        state=FileState(m["state"]),
+        source=FileSource(m["source"]),
+        error=json.loads(m["error_json"]) if m["error_json"] else None,
+        facts=json.loads(m["facts_json"]) if m["facts_json"] else None,
+        blob_key=m["blob_key"],
     )
 
 
@@ -590,24 +644,25 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
     }
 
 
-def _session(row: Row) -> UploadSession:
+def _session(row: Any) -> UploadSession:
+    m = row if not isinstance(row, Row) else row._mapping
     return UploadSession(
-        token_digest=row.token_digest,
-        project=row.project,
-        file_id=row.file_id,
-        mime_type=row.mime_type,
-        display_name=row.display_name,
-        declared_size=row.declared_size,
-        reserved_bytes=row.reserved_bytes,
-        received=row.received,
-        status=SessionStatus(row.status),
-        create_time=from_micros(row.create_us),
-        expire_time=from_micros(row.expire_us),
-        blob_state=json.loads(row.blob_state),
-        parts=[PartRef.from_json(p) for p in json.loads(row.parts)],
-        next_part=row.next_part,
-        hash_state=bytes(row.hash_state) if row.hash_state is not None else None,
-        result_error=json.loads(row.result_error) if row.result_error else None,
+        token_digest=m["token_digest"],
+        project=m["project"],
+        file_id=m["file_id"],
+        mime_type=m["mime_type"],
+        display_name=m["display_name"],
+        declared_size=m["declared_size"],
+        reserved_bytes=m["reserved_bytes"],
+        received=m["received"],
+        status=SessionStatus(m["status"]),
+        create_time=from_micros(m["create_us"]),
+        expire_time=from_micros(m["expire_us"]),
+        blob_state=json.loads(m["blob_state"]),
+        parts=[PartRef.from_json(p) for p in json.loads(m["parts"])],
+        next_part=m["next_part"],
+        hash_state=bytes(m["hash_state"]) if m["hash_state"] is not None else None,
+        result_error=json.loads(m["result_error"]) if m["result_error"] else None,
     )
 
 

@@ -1,0 +1,59 @@
+"""`make bench`: starts gemfiles on its embedded default and prints the figures the README quotes.
+
+    python -m bench [--upload-mib 1024] [--rss-mib 2048] [--gets 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.files_api import MIB, bench_gets, bench_upload, rss_mib
+from tests.support import LiveServer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--upload-mib", type=int, default=1024, help="size of the timed resumable upload")
+    parser.add_argument("--rss-mib", type=int, default=2048, help="size of the upload during which RSS is watched")
+    parser.add_argument("--gets", type=int, default=1000, help="files.get calls per concurrency level")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gemfiles-bench-", dir=Path.cwd()))
+    rows: list[tuple[str, str, str]] = []
+    try:
+        server = LiveServer(work / "data", {"GEMFILES_MAX_FILE_BYTES": str(4 * 1024**3)})
+        with server:
+            assert server.proc is not None
+            pid = server.proc.pid
+            idle = rss_mib(pid)
+            upload = bench_upload(server.url, pid, "bench", args.upload_mib * MIB)
+            rows.append((f"resumable upload, {args.upload_mib} MiB in 8 MiB chunks", f"{upload.mb_per_s:,.0f} MB/s",
+                         "SHA-256 + fsync included; target >= 600"))
+            if args.rss_mib:
+                big = bench_upload(server.url, pid, "bench-rss", args.rss_mib * MIB)
+                rows.append((f"server peak RSS during a {args.rss_mib} MiB upload", f"{big.peak_rss_mib:,.0f} MiB",
+                             f"idle {idle:,.0f} MiB; {big.mb_per_s:,.0f} MB/s; target < 100"))
+            for clients in (1, 16):
+                result = bench_gets(server.url, "bench", upload.file_name, args.gets, clients)
+                if result.errors:
+                    raise SystemExit(f"files.get: {result.errors} errors")
+                rows.append((f"files.get x{args.gets}, {clients} client(s)",
+                             f"{result.per_second:,.0f} req/s",
+                             f"p50 {result.p50:.2f} ms, p99 {result.percentile(99):.2f} ms; "
+                             f"{result.seconds * 1000:,.0f} ms total"))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'benchmark'.ljust(width)} | {'result':>14} | notes")
+    print(f"{'-' * width}-|-{'-' * 14}-|------")
+    for name, value, note in rows:
+        print(f"{name.ljust(width)} | {value:>14} | {note}")
+
+
+if __name__ == "__main__":
+    main()
