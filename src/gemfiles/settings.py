@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = False
 
+    # Model calls (generateContent, countTokens, interactions). Routing table: model-name glob -> backend
+    # ("inspect" | "openai"), first match wins, e.g. GEMFILES_MODELS='{"gpt-*": "openai", "*": "inspect"}'.
+    models: dict[str, str] = Field(default_factory=lambda: {"*": "inspect"})
+    # The "openai" backend: any OpenAI-compatible chat-completions server (vLLM, Ollama, llama.cpp, ...).
+    openai_base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1
+    openai_api_key: str | None = None
+    openai_model: str | None = None  # upstream model name; empty: the name the client asked for
+    openai_timeout: Duration = timedelta(seconds=120)
+    # Google's inline limits: a whole model request over 100 MB, or an inline PDF over 50 MB, is refused.
+    max_request_bytes: int = Field(100 * 1024**2, ge=1024)
+    max_inline_pdf_bytes: int = Field(50 * 1024**2, ge=0)
+    # Stored interactions (GET /interactions/{id}, previous_interaction_id) are kept this long.
+    interaction_ttl: Duration = timedelta(days=55)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.public_url is not None:

@@ -35,6 +35,8 @@ class ResolvedFile:
 class InlineData:
     mime_type: str
     data: bytes
+    # What the media layer learned from the bytes (as FileRecord.facts), when it could tell.
+    facts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

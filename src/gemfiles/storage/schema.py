@@ -94,3 +94,19 @@ blob_gc = Table(
     Column("create_us", BigInteger, nullable=False),
     Column("lease_until", BigInteger, nullable=True),
 )
+
+# Stored interactions (migration 0002); read and written by storage/interactions.py.
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("model", String(255), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("previous_id", String(64), nullable=True),
+    Column("create_us", BigInteger, nullable=False),
+    Column("update_us", BigInteger, nullable=False),
+    Column("expire_us", BigInteger, nullable=False),
+    Column("body_json", Text, nullable=False),
+    Index("ix_interactions_expire", "expire_us"),
+)

@@ -1,0 +1,126 @@
+"""What a model call refers to: parts as parsed from the wire, then with their files resolved.
+
+A file reference is resolved by its ``uri`` (any host or API version: the ``files/{id}`` at the end of the
+path is what counts) or by its name ``files/{id}``. It must be the caller's, unexpired and ACTIVE.
+Resolution reads metadata only: a file's bytes are opened by a backend when, and only if, it needs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from gemfiles.backends.base import InlineData, Message, Part, ResolvedFile
+from gemfiles.domain.files import FileService
+from gemfiles.domain.models import FileRecord, FileState
+from gemfiles.errors import FailedPrecondition, InvalidArgument
+from gemfiles.storage.base import BlobStore
+
+log = logging.getLogger("gemfiles.models")
+
+_FILE_AT_END = re.compile(r"(?:^|/)files/([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)$")
+
+# Facts for a file the media worker has not probed yet (an image used right after upload, say).
+FileFacts = Callable[[FileRecord, BlobStore], Awaitable[dict[str, Any] | None]]
+InlineFacts = Callable[[str, bytes], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    uri: str
+    mime_type: str | None = None
+
+
+DraftPart = str | FileRef | InlineData
+
+
+@dataclass(slots=True)
+class Draft:
+    """One turn of a request before resolution: text, file references and inline bytes."""
+
+    role: Literal["user", "model"]
+    parts: list[DraftPart] = field(default_factory=list)
+
+
+def file_id_of(uri: str) -> str:
+    """``https://host/v1beta/files/abc``, ``/files/abc`` or ``files/abc`` -> ``abc``."""
+    text = uri.strip() if isinstance(uri, str) else ""
+    path = text
+    if "://" in text:
+        parts = urlsplit(text)
+        path = parts.path if parts.scheme in ("http", "https") else ""
+    match = _FILE_AT_END.search(unquote(path).rstrip("/"))
+    if not match:
+        raise InvalidArgument(
+            f"Invalid file uri {uri!r}: expected the uri of a file uploaded with the Files API "
+            "(https://<host>/v1beta/files/<id>) or its name (files/<id>)."
+        )
+    return match.group(1)
+
+
+class ContentResolver:
+    """Turns drafts into the backend's resolved messages, enforcing who may use which file."""
+
+    def __init__(
+        self,
+        files: FileService,
+        *,
+        file_facts: FileFacts | None = None,
+        inline_facts: InlineFacts | None = None,
+    ) -> None:
+        self.files = files
+        self.file_facts = file_facts
+        self.inline_facts = inline_facts
+
+    async def file(self, project: str, ref: FileRef) -> ResolvedFile:
+        file_id = file_id_of(ref.uri)
+        record = await self.files.get(project, file_id)  # foreign, missing, expired: 403 FileNotAccessible
+        if record.state != FileState.ACTIVE:
+            # Google's text for PROCESSING and FAILED files alike.
+            raise FailedPrecondition(
+                f"The File {file_id} is not in an ACTIVE state and usage is not allowed."
+            )
+        if record.facts is None and self.file_facts is not None:
+            facts = await self._facts(self.file_facts(record, self.files.blobs))
+            record = dataclasses.replace(record, facts=facts)
+        return ResolvedFile(record, self.files.blobs)
+
+    async def inline(self, data: InlineData) -> InlineData:
+        if data.facts is not None or self.inline_facts is None:
+            return data
+        facts = await self._facts(self.inline_facts(data.mime_type, data.data))
+        return dataclasses.replace(data, facts=facts)
+
+    async def resolve(self, project: str, drafts: list[Draft]) -> list[Message]:
+        resolved: dict[str, ResolvedFile] = {}
+        messages: list[Message] = []
+        for draft in drafts:
+            parts: list[Part] = []
+            for item in draft.parts:
+                if isinstance(item, str):
+                    parts.append(Part("text", text=item))
+                elif isinstance(item, FileRef):
+                    key = file_id_of(item.uri)
+                    if key not in resolved:
+                        resolved[key] = await self.file(project, item)
+                    parts.append(Part("file", file=resolved[key]))
+                else:
+                    parts.append(Part("inline", inline=await self.inline(item)))
+            messages.append(Message(draft.role, parts))
+        return messages
+
+    @staticmethod
+    async def _facts(pending: Awaitable[dict[str, Any] | None]) -> dict[str, Any]:
+        try:
+            return dict(await pending or {})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # facts are a courtesy: a file the probe cannot read is still usable
+            log.warning("computing media facts failed", exc_info=True)
+            return {}

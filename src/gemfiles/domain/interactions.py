@@ -1,0 +1,54 @@
+"""Stored interactions: what ``GET /interactions/{id}`` returns and ``previous_interaction_id`` continues.
+
+An interaction is kept as its timeline: the ``user_input`` step (content blocks, files by uri) and the
+steps the model produced, plus usage. Files stay referenced by uri and are resolved again when a later
+interaction continues the conversation, so an expired or deleted file is refused then, as on first use.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+# Steps of "completed" interactions are final; "in_progress" ones are still streaming.
+FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_interaction_id() -> str:
+    """``v1_`` and 24 lowercase alphanumerics, the shape of the ids in Google's samples."""
+    return "v1_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+@dataclass(slots=True)
+class InteractionRecord:
+    project: str
+    id: str
+    model: str
+    status: str
+    create_time: datetime
+    update_time: datetime
+    expire_time: datetime
+    previous_id: str | None = None
+    system_instruction: str | None = None
+    # The timeline in the wire's own snake_case shape: [{"type": "user_input", "content": [...]}, ...].
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+    # Request fields echoed back on GET (generation_config, input when include_input is asked, ...).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class InteractionStore(Protocol):
+    async def put_interaction(self, record: InteractionRecord) -> None:
+        """Inserts or replaces the record (an in-progress stream is stored again when it ends)."""
+
+    async def get_interaction(
+        self, project: str, interaction_id: str, now: datetime
+    ) -> InteractionRecord | None:
+        """The unexpired interaction of this project, or None."""
+
+    async def delete_interaction(self, project: str, interaction_id: str, now: datetime) -> bool: ...
+
+    async def sweep_expired_interactions(self, now: datetime, limit: int) -> int: ...

@@ -1,0 +1,100 @@
+"""Token counts with Google's documented rates, for usageMetadata, interactions usage and countTokens.
+
+The rates (https://ai.google.dev/gemini-api/docs/tokens):
+
+* text: about 4 characters per token (rounded up per text part);
+* an image: 258 tokens;
+* a PDF: 258 tokens per page;
+* video: 263 tokens per second (rounded up to whole seconds);
+* audio: 32 tokens per second (rounded up to whole seconds);
+* a text or other document file: its characters (else its size in bytes) / 4, rounded up.
+
+Media counts come from the facts the media layer stored when the file was uploaded (``duration_seconds``,
+``pages``), so counting never reads a file's bytes. Missing facts count as one page or one second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from gemfiles.backends.base import Message, ModalityCount, ModelRequest, Part, Usage
+
+IMAGE_TOKENS = 258
+PDF_PAGE_TOKENS = 258
+VIDEO_TOKENS_PER_SECOND = 263
+AUDIO_TOKENS_PER_SECOND = 32
+CHARS_PER_TOKEN = 4
+
+Modality = Literal["TEXT", "IMAGE", "AUDIO", "VIDEO", "DOCUMENT"]
+MODALITY_ORDER: tuple[Modality, ...] = ("TEXT", "IMAGE", "AUDIO", "VIDEO", "DOCUMENT")
+
+
+def text_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+
+
+def _seconds(facts: Mapping[str, Any]) -> int:
+    duration = facts.get("duration_seconds")
+    try:
+        seconds = float(duration) if duration is not None else 0.0
+    except (TypeError, ValueError):
+        seconds = 0.0
+    return max(1, math.ceil(seconds))
+
+
+def media_tokens(mime_type: str, size_bytes: int, facts: Mapping[str, Any] | None) -> tuple[Modality, int]:
+    """The modality and token count of one file or inline blob."""
+    facts = facts or {}
+    base = mime_type.split(";", 1)[0].strip().lower()
+    if base.startswith("image/"):
+        return "IMAGE", IMAGE_TOKENS
+    if base.startswith("video/"):
+        return "VIDEO", VIDEO_TOKENS_PER_SECOND * _seconds(facts)
+    if base.startswith("audio/"):
+        return "AUDIO", AUDIO_TOKENS_PER_SECOND * _seconds(facts)
+    if base == "application/pdf":
+        pages = facts.get("pages")
+        return "DOCUMENT", PDF_PAGE_TOKENS * (int(pages) if isinstance(pages, int) and pages > 0 else 1)
+    modality: Modality = "TEXT" if base.startswith("text/") else "DOCUMENT"
+    chars = facts.get("char_count")
+    count = chars if isinstance(chars, int) and chars >= 0 else size_bytes
+    return modality, math.ceil(count / CHARS_PER_TOKEN)
+
+
+def part_tokens(part: Part) -> tuple[Modality, int]:
+    if part.kind == "text":
+        return "TEXT", text_tokens(part.text or "")
+    if part.kind == "file" and part.file is not None:
+        record = part.file.record
+        return media_tokens(record.mime_type, record.size_bytes, record.facts)
+    if part.kind == "inline" and part.inline is not None:
+        inline = part.inline
+        return media_tokens(inline.mime_type, len(inline.data), inline.facts)
+    return "TEXT", 0
+
+
+def count_parts(parts: Iterable[Part], system_instruction: str | None = None) -> Usage:
+    """Input tokens of some parts (and a system instruction), with the per-modality breakdown."""
+    totals: dict[Modality, int] = {}
+    if system_instruction:
+        totals["TEXT"] = text_tokens(system_instruction)
+    for part in parts:
+        modality, tokens = part_tokens(part)
+        totals[modality] = totals.get(modality, 0) + tokens
+    by_modality = tuple(ModalityCount(m, totals[m]) for m in MODALITY_ORDER if m in totals)
+    return Usage(input_tokens=sum(totals.values()), output_tokens=0, input_by_modality=by_modality)
+
+
+def count_messages(messages: Iterable[Message], system_instruction: str | None = None) -> Usage:
+    return count_parts((part for message in messages for part in message.parts), system_instruction)
+
+
+def count_request(request: ModelRequest) -> Usage:
+    """What countTokens answers and what a generation's usage reports as input."""
+    return count_messages(request.messages, request.system_instruction)
+
+
+def with_output(usage: Usage, output_text: str) -> Usage:
+    return Usage(usage.input_tokens, text_tokens(output_text), usage.input_by_modality)

@@ -1,0 +1,122 @@
+"""Interactions on SQL (SQLite and PostgreSQL), in SQLAlchemy Core over the metadata store's engines.
+
+Kept apart from ``sql.py``: one row per interaction, its timeline as a JSON document, nothing shared
+with the files tables but the connection pools (and, on SQLite, the single writer connection).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+
+from gemfiles.domain.clock import from_micros, to_micros
+from gemfiles.domain.interactions import InteractionRecord
+from gemfiles.storage.schema import interactions
+from gemfiles.storage.sql import SqlMetadataStore
+
+
+class SqlInteractionStore:
+    def __init__(self, meta: SqlMetadataStore) -> None:
+        self.meta = meta
+        self._writer = meta._writer
+        self._reader = meta._reader
+
+    def _upsert(self, values: dict[str, Any]) -> Any:
+        stmt: Any = (sqlite.insert if self.meta.is_sqlite else postgresql.insert)(interactions).values(
+            **values
+        )
+        changing = {k: v for k, v in values.items() if k not in ("project", "id", "create_us")}
+        return stmt.on_conflict_do_update(index_elements=["project", "id"], set_=changing)
+
+    async def put_interaction(self, record: InteractionRecord) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(self._upsert(_values(record)))
+
+    async def get_interaction(
+        self, project: str, interaction_id: str, now: datetime
+    ) -> InteractionRecord | None:
+        query = select(interactions).where(
+            interactions.c.project == project,
+            interactions.c.id == interaction_id,
+            interactions.c.expire_us > to_micros(now),
+        )
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _record(row) if row else None
+
+    async def delete_interaction(self, project: str, interaction_id: str, now: datetime) -> bool:
+        async with self._writer.begin() as conn:
+            result = await conn.execute(
+                delete(interactions).where(
+                    interactions.c.project == project,
+                    interactions.c.id == interaction_id,
+                    interactions.c.expire_us > to_micros(now),
+                )
+            )
+        return bool(result.rowcount)
+
+    async def sweep_expired_interactions(self, now: datetime, limit: int) -> int:
+        async with self._writer.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(interactions.c.project, interactions.c.id)
+                    .where(interactions.c.expire_us <= to_micros(now))
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                await conn.execute(
+                    delete(interactions).where(
+                        interactions.c.project == row.project, interactions.c.id == row.id
+                    )
+                )
+        return len(rows)
+
+
+def _values(record: InteractionRecord) -> dict[str, Any]:
+    body = {
+        "system_instruction": record.system_instruction,
+        "steps": record.steps,
+        "usage": record.usage,
+        "extra": record.extra,
+    }
+    return {
+        "project": record.project,
+        "id": record.id,
+        "model": record.model,
+        "status": record.status,
+        "previous_id": record.previous_id,
+        "create_us": to_micros(record.create_time),
+        "update_us": to_micros(record.update_time),
+        "expire_us": to_micros(record.expire_time),
+        "body_json": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+    }
+
+
+def _record(row: Row) -> InteractionRecord:
+    body = json.loads(row.body_json)
+    return InteractionRecord(
+        project=row.project,
+        id=row.id,
+        model=row.model,
+        status=row.status,
+        previous_id=row.previous_id,
+        create_time=from_micros(row.create_us),
+        update_time=from_micros(row.update_us),
+        expire_time=from_micros(row.expire_us),
+        system_instruction=body.get("system_instruction"),
+        steps=body.get("steps") or [],
+        usage=body.get("usage") or {},
+        extra=body.get("extra") or {},
+    )
+
+
+def open_interaction_store(meta: Any) -> SqlInteractionStore | None:
+    """The interaction store over a metadata store's database, or None if it is not SQL."""
+    return SqlInteractionStore(meta) if isinstance(meta, SqlMetadataStore) else None
