@@ -5,6 +5,20 @@ Google publishes no upload allow-list; this is the set its documentation and SDK
 browsers produce for the same formats. Anything else is refused at finalize with
 ``Unsupported MIME type: <type>``, as the real service does. Parameters (``; charset=utf-8``) are ignored
 for the check and kept on the file.
+
+The supported types, by family (``supported_types()`` lists them; ``text/*`` is accepted as a family):
+
+* images: png, jpeg, webp, heic, heif, gif, bmp, tiff
+* audio: wav (and its ``x-wav``/``wave``/``vnd.wave`` spellings), mp3/mpeg, aiff, aac, ogg, flac, m4a/mp4,
+  opus, webm, and the headerless ``audio/l16`` (16-bit big-endian PCM), ``audio/alaw`` and ``audio/mulaw``,
+  whose sample rate and channel count come from the ``rate=`` and ``channels=`` parameters
+* video: mp4, mpeg/mpg, mov/quicktime, avi, flv, webm, wmv, 3gpp, matroska
+* documents: pdf, json, rtf, xml, JavaScript, TypeScript, Python, shell, YAML, and the Word, Excel,
+  PowerPoint and OpenDocument formats
+* text: every ``text/*`` type (plain, html, css, csv, markdown, x-python, x-c, ...)
+
+Only video and audio are processed (PROCESSING until their probe makes them ACTIVE or FAILED); every other
+supported file is ACTIVE at once and its facts are added in the background.
 """
 
 from __future__ import annotations
@@ -45,6 +59,12 @@ DOCUMENT = {
     "application/vnd.oasis.opendocument.spreadsheet",
     "application/vnd.oasis.opendocument.presentation",
 }
+# Documents that are text underneath: probed like text/* (line count, first line).
+TEXTUAL = {
+    "application/json", "application/rtf", "application/xml", "application/x-javascript",
+    "application/javascript", "application/x-typescript", "application/x-python-code", "application/x-python",
+    "application/x-sh", "application/x-yaml",
+}
 # text/* is accepted as a family (plain, html, css, csv, markdown, xml, x-python, x-c, ...).
 TEXT_FAMILY = "text/"
 
@@ -53,6 +73,22 @@ SUPPORTED = frozenset(IMAGE | AUDIO | VIDEO | DOCUMENT)
 
 def base_type(mime_type: str) -> str:
     return mime_type.split(";", 1)[0].strip().lower()
+
+
+def parameters(mime_type: str) -> dict[str, str]:
+    """The ``;``-separated parameters, names lower-cased: ``audio/l16; rate=8000`` -> ``{"rate": "8000"}``."""
+    out: dict[str, str] = {}
+    for item in mime_type.split(";")[1:]:
+        name, sep, value = item.partition("=")
+        if sep:
+            out[name.strip().lower()] = value.strip().strip('"')
+    return out
+
+
+def is_text(mime_type: str) -> bool:
+    """text/* and the documents that are text underneath (JSON, XML, code)."""
+    base = base_type(mime_type)
+    return base.startswith(TEXT_FAMILY) or base in TEXTUAL
 
 
 def is_supported(mime_type: str) -> bool:
@@ -69,4 +105,5 @@ def needs_processing(mime_type: str) -> bool:
 
 
 def supported_types() -> list[str]:
-    return sorted(SUPPORTED) + ["text/*"]
+    """Every accepted MIME type, sorted, then the ``text/*`` family."""
+    return [*sorted(SUPPORTED), "text/*"]

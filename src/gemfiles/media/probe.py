@@ -1,6 +1,29 @@
-"""Probes: facts from a file's bytes, computed once after upload and stored with the file.
+"""Probes: facts from a file's bytes, computed once after upload and stored with it (``FileRecord.facts``).
 
-Runs in a worker thread on a seekable file object from the blob store, so nothing is loaded whole.
+The facts, by kind of file (the names are stable: the protocol layer and the model backends read them):
+
+* video: ``duration_seconds``, ``container``, ``video_codec``, ``width``, ``height``, ``fps``, ``frames``
+  (when the container counts them, or the packets were demuxed anyway), ``rotation`` (when not 0),
+  ``bit_rate``, and for its first audio track ``audio_codec``, ``sample_rate``, ``channels``.
+* audio: ``duration_seconds``, ``container``, ``audio_codec``, ``sample_rate``, ``channels``, ``bit_rate``.
+* image: ``width``, ``height``, ``format`` (PNG, JPEG, GIF, BMP, TIFF, WEBP, HEIF), ``mode`` (not for HEIF),
+  ``animated`` (when true), ``orientation`` (the EXIF one, when not 1).
+* PDF: ``pages``; ``first_line`` and ``first_text_page`` (the first page with text, within the first 20);
+  ``title`` (when the document names one); ``encrypted`` (when true).
+* text/* and the text-based documents (JSON, XML, code): ``line_count``, ``char_count``, ``first_line`` (the
+  first non-blank line), ``encoding``.
+* anything else (Office documents): ``{}``.
+
+``first_line`` is trimmed of surrounding whitespace and cut to 200 characters. ``duration_seconds`` is a
+float rounded to microseconds; ``protocol/wire.py`` renders it as ``videoMetadata.videoDuration``.
+
+When the bytes are not what the MIME type says, video and audio end FAILED, with ``error`` a google.rpc.Status
+(``{"code": 3, "message": ...}``, INVALID_ARGUMENT) that says why, and facts ``{"probe_error": ...}``. Images,
+PDFs and text stay ACTIVE, as Google does not process them, and their facts record ``{"probe_error": ...}``
+(next to whatever could be read, e.g. a PDF's page count when only its text failed).
+
+Each probe runs in a worker thread on the blob store's blocking, seekable ``reader()`` and streams: see the
+docstrings of ``audiovisual`` (how PyAV reads through the file object), ``images`` and ``documents``.
 """
 
 from __future__ import annotations
@@ -9,62 +32,104 @@ import asyncio
 from typing import Any, BinaryIO
 
 from gemfiles.domain.models import FileRecord, FileState
-from gemfiles.media.mime import AUDIO, VIDEO, base_type
+from gemfiles.media.facts import Facts, NotMedia
+from gemfiles.media.mime import AUDIO, IMAGE, VIDEO, base_type, is_text
 from gemfiles.storage.base import BlobStore
 
+__all__ = ["NotMedia", "ensure_facts", "ensure_facts_sync", "kind_of", "probe", "probe_sync"]
 
-class NotMedia(Exception):
-    """The bytes are not the media their MIME type claims."""
+ProbeResult = tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]
+
+# google.rpc.Code INVALID_ARGUMENT: the client sent bytes that are not the media it declared.
+INVALID_ARGUMENT = 3
 
 
-def probe_av(handle: BinaryIO, kind: str) -> dict[str, Any]:
-    import av
+def kind_of(mime_type: str) -> str | None:
+    """``video``, ``audio``, ``image``, ``pdf``, ``text``, or None for types with no probe."""
+    base = base_type(mime_type)
+    if base in VIDEO:
+        return "video"
+    if base in AUDIO:
+        return "audio"
+    if base in IMAGE:
+        return "image"
+    if base == "application/pdf":
+        return "pdf"
+    if is_text(base):
+        return "text"
+    return None
 
+
+def probe_handle(handle: BinaryIO, mime_type: str) -> Facts:
+    """The facts about the bytes behind ``handle`` (blocking; any seekable binary file object).
+
+    Raises NotMedia, with the reason, if they are not what ``mime_type`` says, and OSError if ``handle``
+    cannot be read. An unexpected error inside PyAV propagates as it is; inside the image, PDF and text
+    parsers, which meet damaged files daily, it is reported as NotMedia.
+    """
+    kind = kind_of(mime_type)
+    if kind in ("video", "audio"):
+        from gemfiles.media.audiovisual import probe_av
+
+        return probe_av(handle, kind, mime_type)
+    if kind is None:
+        return {}
     try:
-        container = av.open(handle, mode="r")
-    except (av.FFmpegError, ValueError, OSError) as exc:
-        raise NotMedia(f"the bytes are not a readable {kind} file ({exc.__class__.__name__})") from None
-    with container:
-        streams = [s for s in container.streams if s.type in ("video", "audio")]
-        wanted = [s for s in streams if s.type == kind]
-        if not wanted:
-            raise NotMedia(f"the file has no {kind} stream")
-        duration = None
-        if container.duration is not None:
-            duration = container.duration / 1_000_000
-        else:
-            stream = wanted[0]
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-        facts: dict[str, Any] = {"container": container.format.name}
-        if duration is not None:
-            facts["duration_seconds"] = round(duration, 6)
-        for stream in streams:
-            codec = stream.codec_context
-            if stream.type == "video" and "video_codec" not in facts:
-                facts["video_codec"] = codec.name
-                facts["width"] = codec.width
-                facts["height"] = codec.height
-            if stream.type == "audio" and "audio_codec" not in facts:
-                facts["audio_codec"] = codec.name
-                facts["sample_rate"] = codec.sample_rate
-                facts["channels"] = codec.channels
-        return facts
+        if kind == "image":
+            from gemfiles.media.images import probe_image
+
+            return probe_image(handle)
+        from gemfiles.media.documents import probe_pdf, probe_text
+
+        return probe_pdf(handle) if kind == "pdf" else probe_text(handle, mime_type)
+    except (NotMedia, OSError):
+        raise
+    except Exception as exc:
+        raise NotMedia(f"could not be read ({exc.__class__.__name__}: {exc})") from None
 
 
-def probe_sync(record: FileRecord, blobs: BlobStore) -> tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]:
-    base = base_type(record.mime_type)
-    kind = "video" if base in VIDEO else "audio" if base in AUDIO else None
+def probe_sync(record: FileRecord, blobs: BlobStore) -> ProbeResult:
+    """(state, facts, error) for a file, without touching the metadata. Blocking: run it in a thread.
+
+    Errors reading the blob store itself (OSError) propagate: they say nothing about the bytes, and the
+    worker records them.
+    """
+    kind = kind_of(record.mime_type)
     if kind is None:
         return FileState.ACTIVE, {}, None
     try:
         with blobs.reader(record.blob_key) as handle:
-            facts = probe_av(handle, kind)
+            facts = probe_handle(handle, record.mime_type)
     except NotMedia as exc:
-        error = {"code": 3, "message": f"The file {record.name} could not be processed: {exc}."}
-        return FileState.FAILED, {}, error
-    return FileState.ACTIVE, facts, None
+        reason = str(exc)
+    else:
+        return FileState.ACTIVE, facts, None
+    if kind in ("video", "audio"):
+        message = f"The file {record.name} could not be processed: {reason}."
+        return FileState.FAILED, {"probe_error": reason}, {"code": INVALID_ARGUMENT, "message": message}
+    return FileState.ACTIVE, {"probe_error": reason}, None
 
 
-async def probe(record: FileRecord, blobs: BlobStore) -> tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]:
+async def probe(record: FileRecord, blobs: BlobStore) -> ProbeResult:
+    """The worker's prober (``Maintenance.probe_one``): ``probe_sync`` in a worker thread."""
     return await asyncio.to_thread(probe_sync, record, blobs)
+
+
+def ensure_facts_sync(record: FileRecord, blobs: BlobStore) -> Facts:
+    """Blocking ``ensure_facts``, for code already in a worker thread."""
+    if record.facts is not None:
+        return record.facts
+    return probe_sync(record, blobs)[1] or {}
+
+
+async def ensure_facts(record: FileRecord, blobs: BlobStore) -> Facts:
+    """The facts about a file's bytes: the stored ones, or computed now if the background probe has not run.
+
+    For callers such as the inspector model backend, which may see a file between its upload and its probe
+    (an image or a text file is ACTIVE, and usable, at once). Pure: it neither writes the metadata nor changes
+    ``record``; the worker still stores its own result later. Bytes the probe rejects give
+    ``{"probe_error": ...}``; a file with no probe for its type gives ``{}``.
+    """
+    if record.facts is not None:
+        return record.facts
+    return await asyncio.to_thread(ensure_facts_sync, record, blobs)
