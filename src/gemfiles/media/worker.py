@@ -1,4 +1,8 @@
-"""The media extension: a background loop that probes new files (PROCESSING -> ACTIVE or FAILED)."""
+"""The media extension: background loops that probe every new file once and store its facts.
+
+Video and audio go from PROCESSING to ACTIVE or FAILED; every other file is ACTIVE already and only gains
+its facts. Each probe runs in a worker thread (``probe.probe``), so the event loop never waits on bytes.
+"""
 
 from __future__ import annotations
 
