@@ -101,10 +101,10 @@ def wait_until_processed(client: genai.Client, name: str, timeout: float = 30.0)
         time.sleep(0.05)
 
 
-async def await_processed(client: genai.client.AsyncClient, name: str, timeout: float = 30.0) -> types.File:
+async def await_processed(client: genai.client.AsyncClient, name: str) -> types.File:
     import asyncio
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + 30.0
     while True:
         file = await client.files.get(name=name)
         if file.state is None or file.state.name != "PROCESSING" or time.monotonic() > deadline:

@@ -55,7 +55,7 @@ def audio(client: genai.Client) -> tuple[types.File, bytes]:
     return upload(client, data, "audio/wav", "tone.wav"), data
 
 
-# generateContent ---------------------------------------------------------------------------------------------
+# generateContent ----------------------------------------------------------------------
 
 
 def test_generate_content_with_uploaded_audio_reports_file_and_duration(
@@ -98,10 +98,15 @@ def test_generate_content_stream_sends_several_chunks_that_join_to_the_unary_ans
     last = chunks[-1]
     assert last.candidates and last.candidates[0].finish_reason is not None
     assert last.usage_metadata is not None
-    assert last.usage_metadata.total_token_count == (unary.usage_metadata or types.UsageMetadata()).total_token_count
+    assert (
+        last.usage_metadata.total_token_count
+        == (unary.usage_metadata or types.UsageMetadata()).total_token_count
+    )
 
 
-def test_count_tokens_uses_the_same_rates_as_usage(client: genai.Client, audio: tuple[types.File, bytes]) -> None:
+def test_count_tokens_uses_the_same_rates_as_usage(
+    client: genai.Client, audio: tuple[types.File, bytes]
+) -> None:
     file, _ = audio
     counted = client.models.count_tokens(model=MODEL, contents=[file, "Describe this"])
     generated = client.models.generate_content(model=MODEL, contents=[file, "Describe this"])
@@ -167,7 +172,7 @@ def test_models_list_and_get_name_the_routed_models(client: genai.Client) -> Non
     assert "deterministic inspector" in (client.models.get(model="inspect").description or "")
 
 
-# Interactions ---------------------------------------------------------------------------------------------------
+# Interactions ----------------------------------------------------------------------
 
 
 def test_interactions_create_with_google_files_page_input_reports_the_audio(
@@ -230,7 +235,8 @@ def test_interactions_get_returns_the_full_timeline_then_delete_removes_it(
 ) -> None:
     myfile, _ = audio
     created = client.interactions.create(
-        model=MODEL, input=[{"type": "audio", "uri": myfile.uri, "mime_type": myfile.mime_type}, {"text": "Hi"}]
+        model=MODEL,
+        input=[{"type": "audio", "uri": myfile.uri, "mime_type": myfile.mime_type}, {"text": "Hi"}],
     )
     assert [s.type for s in created.steps or []] == ["model_output"]
     fetched = client.interactions.get(created.id)
@@ -239,7 +245,8 @@ def test_interactions_get_returns_the_full_timeline_then_delete_removes_it(
     assert [c.type for c in user_input.content] == ["audio", "text"]
     assert user_input.content[0].uri == myfile.uri
     assert fetched.output_text == created.output_text
-    assert fetched.usage == created.usage
+    assert fetched.usage is not None and created.usage is not None
+    assert fetched.usage.total_tokens == created.usage.total_tokens
 
     client.interactions.delete(created.id)
     with pytest.raises(compat_errors.NotFoundError):
@@ -270,7 +277,7 @@ def test_interactions_plain_string_input(client: genai.Client) -> None:
     assert_lines(interaction.output_text, 'Text: "Hello there"', "Input tokens: 3 (TEXT 3)")
 
 
-# The async client -----------------------------------------------------------------------------------------------
+# The async client ----------------------------------------------------------------------
 
 
 async def test_async_client_generates_streams_counts_and_runs_interactions(
@@ -285,7 +292,9 @@ async def test_async_client_generates_streams_counts_and_runs_interactions(
     response = await aclient.models.generate_content(model=MODEL, contents=[file, "Describe this"])
     assert_lines(response.text, *expected)
 
-    chunks = [c.text or "" async for c in await aclient.models.generate_content_stream(model=MODEL, contents=[file])]
+    chunks = [
+        c.text or "" async for c in await aclient.models.generate_content_stream(model=MODEL, contents=[file])
+    ]
     assert len(chunks) > 3
     assert_lines("".join(chunks), *expected)
 
@@ -293,7 +302,9 @@ async def test_async_client_generates_streams_counts_and_runs_interactions(
     assert counted.total_tokens == 4 + 32
 
     block = {"type": "audio", "uri": file.uri, "mime_type": file.mime_type}
-    interaction = await aclient.interactions.create(model=MODEL, input=[{"type": "text", "text": "Hi"}, block])
+    interaction = await aclient.interactions.create(
+        model=MODEL, input=[{"type": "text", "text": "Hi"}, block]
+    )
     assert interaction.status == "completed"
     assert_lines(interaction.output_text, *expected)
 
