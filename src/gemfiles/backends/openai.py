@@ -1,0 +1,388 @@
+"""The ``openai`` backend: any OpenAI-compatible chat-completions server (vLLM, Ollama, llama.cpp's server,
+LM Studio, OpenAI itself).
+
+Those servers have no Files API: each file the request refers to is converted (``convert.py``) into
+content parts they accept, and the request goes to ``POST {base_url}/chat/completions`` with
+``stream: true`` and ``stream_options.include_usage``. The body is rendered to a temporary file first
+(``jsonbody.py``), so big files never sit in memory and the upstream gets a plain ``Content-Length`` body.
+
+Failures become Google-shaped errors, never a hang (every connect and read has a deadline):
+
+    cannot connect (refused, unreachable, DNS, connect timeout)    503 UNAVAILABLE
+    connection dropped while sending or streaming                  503 UNAVAILABLE
+    no byte within ``timeout`` seconds (first token or between)    504 DEADLINE_EXCEEDED
+    the server answers 4xx/5xx, or an error event in the stream    502 with the upstream's message
+    an answer that is not chat-completions JSON                    502
+
+httpx rather than the ``openai`` package: it is already a dependency, it takes a streamed request body,
+and its exception types map one to one onto the table above. The ``openai`` package's request types are
+what the tests validate our bodies against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any, BinaryIO
+
+import httpx
+
+from gemfiles.backends.base import (
+    Finished,
+    Message,
+    ModalityCount,
+    ModelRequest,
+    OutputEvent,
+    Part,
+    TextDelta,
+    Usage,
+)
+from gemfiles.backends.convert import CHARS_PER_TOKEN, Converted, ConvertOptions, Source, convert, estimate
+from gemfiles.backends.jsonbody import JsonString, file_stream, write_json
+from gemfiles.errors import ApiError, BadGateway, DeadlineExceeded, Unavailable
+
+log = logging.getLogger("gemfiles.backends.openai")
+
+FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY"}
+MAX_ERROR_BODY = 64 * 1024
+# generationConfig field (camelCase and snake_case, as the SDKs send either) -> chat-completions field.
+GENERATION_FIELDS = {
+    "temperature": "temperature",
+    "topP": "top_p",
+    "top_p": "top_p",
+    "maxOutputTokens": "max_tokens",
+    "max_output_tokens": "max_tokens",
+    "stopSequences": "stop",
+    "stop_sequences": "stop",
+    "seed": "seed",
+    "presencePenalty": "presence_penalty",
+    "presence_penalty": "presence_penalty",
+    "frequencyPenalty": "frequency_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
+
+
+class OpenAIBackend:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        *,
+        stream: bool = True,
+        include_usage: bool = True,
+        options: ConvertOptions | None = None,
+        convert_concurrency: int = 1,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key or None
+        self.model = model or None
+        self.timeout = float(timeout)
+        self.stream = stream
+        self.include_usage = include_usage
+        self.options = options or ConvertOptions()
+        self._timeouts = httpx.Timeout(self.timeout, connect=min(float(connect_timeout), self.timeout))
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        # Conversions decode media; one at a time keeps the server's memory flat under concurrent calls.
+        self._converting = asyncio.Semaphore(max(1, convert_concurrency))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> OpenAIBackend:
+        base_url = getattr(settings, "openai_base_url", None)
+        if not base_url:
+            raise ValueError(
+                "the openai backend needs GEMFILES_OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1)"
+            )
+        defaults = ConvertOptions()
+        options = ConvertOptions(
+            frame_rate=float(getattr(settings, "openai_frame_rate", defaults.frame_rate)),
+            max_frames=int(getattr(settings, "openai_max_frames", defaults.max_frames)),
+            frame_max_side=int(getattr(settings, "openai_frame_max_side", defaults.frame_max_side)),
+            audio_sample_rate=int(getattr(settings, "openai_audio_sample_rate", defaults.audio_sample_rate)),
+            max_audio_seconds=_seconds(
+                getattr(settings, "openai_max_audio_seconds", defaults.max_audio_seconds)
+            ),
+            max_text_bytes=int(getattr(settings, "openai_max_text_bytes", defaults.max_text_bytes)),
+        )
+        return cls(
+            base_url,
+            api_key=getattr(settings, "openai_api_key", None),
+            model=getattr(settings, "openai_model", None),
+            timeout=_seconds(getattr(settings, "openai_timeout", 120.0)),
+            connect_timeout=_seconds(getattr(settings, "openai_connect_timeout", 10.0)),
+            stream=bool(getattr(settings, "openai_stream", True)),
+            include_usage=bool(getattr(settings, "openai_include_usage", True)),
+            options=options,
+        )
+
+    # -- ModelBackend ----------------------------------------------------------------------------------
+
+    async def generate(self, request: ModelRequest) -> AsyncIterator[OutputEvent]:
+        async with self._converting:
+            messages, converted = await self._messages(request)
+        try:
+            body: dict[str, Any] = {"model": self.model or request.model, "messages": messages}
+            body.update(generation_params(request.generation_config))
+            body["stream"] = self.stream
+            if self.stream and self.include_usage:
+                body["stream_options"] = {"include_usage": True}
+            spool, length = await write_json(body)
+        finally:
+            for item in converted:
+                item.close()
+        estimated = sum(c.tokens for item in converted for c in item.tokens) + _text_tokens(request)
+        try:
+            events = self._stream(spool, length) if self.stream else self._unary(spool, length)
+            async for event in _with_usage(events, estimated):
+                yield event
+        finally:
+            spool.close()
+
+    async def count_tokens(self, request: ModelRequest) -> Usage:
+        counts: dict[str, int] = {"TEXT": _text_tokens(request)}
+        for message in request.messages:
+            for part in message.parts:
+                source = _source(part)
+                if source is not None:
+                    for item in await estimate(source, self.options):
+                        counts[item.modality] = counts.get(item.modality, 0) + item.tokens
+        by_modality = tuple(ModalityCount(m, t) for m, t in counts.items() if t)  # type: ignore[arg-type]
+        return Usage(sum(counts.values()), 0, by_modality)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- Request ---------------------------------------------------------------------------------------
+
+    async def _messages(self, request: ModelRequest) -> tuple[list[dict[str, Any]], list[Converted]]:
+        converted: list[Converted] = []
+        messages: list[dict[str, Any]] = []
+        try:
+            if request.system_instruction:
+                messages.append({"role": "system", "content": request.system_instruction})
+            for message in request.messages:
+                messages.append(await self._message(message, converted))
+        except BaseException:
+            for item in converted:
+                item.close()
+            raise
+        return messages, converted
+
+    async def _message(self, message: Message, converted: list[Converted]) -> dict[str, Any]:
+        if message.role == "model":
+            # Assistant turns carry text only in chat completions.
+            text = "".join(part.text or "" for part in message.parts if part.kind == "text")
+            return {"role": "assistant", "content": text}
+        parts: list[dict[str, Any]] = []
+        for part in message.parts:
+            source = _source(part)
+            if source is None:
+                if part.text:
+                    parts.append({"type": "text", "text": part.text})
+                continue
+            item = await convert(source, self.options)
+            converted.append(item)
+            parts.extend(item.parts)
+        if all(part["type"] == "text" for part in parts):
+            # Text alone goes as one string: text-only models and older servers take nothing else.
+            return {"role": "user", "content": _joined_text(parts)}
+        return {"role": "user", "content": parts}
+
+    # -- Upstream --------------------------------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            headers = {"Accept": "application/json"}
+            if self.api_key:
+                headers["Authorization"] = f"Bearer {self.api_key}"
+            self._client = httpx.AsyncClient(
+                timeout=self._timeouts, headers=headers, transport=self._transport
+            )
+        return self._client
+
+    def _send(self, spool: BinaryIO, length: int) -> Any:
+        return self._http().stream(
+            "POST",
+            f"{self.base_url}/chat/completions",
+            content=file_stream(spool),
+            headers={"Content-Type": "application/json", "Content-Length": str(length)},
+        )
+
+    async def _stream(self, spool: BinaryIO, length: int) -> AsyncIterator[dict[str, Any]]:
+        """The upstream's SSE events, as parsed JSON chunks."""
+        try:
+            async with self._send(spool, length) as response:
+                await _check_status(response)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue  # comments, event names, keep-alives
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    yield _chunk(data)
+        except httpx.HTTPError as exc:
+            raise self._failure(exc) from None
+
+    async def _unary(self, spool: BinaryIO, length: int) -> AsyncIterator[dict[str, Any]]:
+        """A non-streamed answer, reshaped as one streamed chunk."""
+        try:
+            async with self._send(spool, length) as response:
+                await _check_status(response)
+                answer = _chunk((await response.aread()).decode("utf-8", errors="replace"))
+        except httpx.HTTPError as exc:
+            raise self._failure(exc) from None
+        choices = [
+            {
+                "delta": {"content": (c.get("message") or {}).get("content")},
+                "finish_reason": c.get("finish_reason"),
+            }
+            for c in answer.get("choices") or []
+        ]
+        yield {**answer, "choices": choices}
+
+    def _failure(self, exc: httpx.HTTPError) -> ApiError:
+        log.warning("model server %s: %s: %s", self.base_url, type(exc).__name__, exc)
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return Unavailable(f"The model server is unavailable: cannot connect ({_reason(exc)}).")
+        if isinstance(exc, httpx.TimeoutException):
+            return DeadlineExceeded(f"The model server did not answer within {self.timeout:g} seconds.")
+        if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+            return Unavailable(f"The model server closed the connection ({_reason(exc)}).")
+        return BadGateway(f"The model server's answer could not be read ({_reason(exc)}).")
+
+
+# -- Pieces ---------------------------------------------------------------------------------------------
+
+
+def create(settings: Any) -> OpenAIBackend:
+    return OpenAIBackend.from_settings(settings)
+
+
+def generation_params(config: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        target = GENERATION_FIELDS.get(key)
+        if target is not None and value is not None:
+            params[target] = value
+    schema = config.get("responseJsonSchema", config.get("response_json_schema")) if config else None
+    mime = config.get("responseMimeType", config.get("response_mime_type")) if config else None
+    if schema is not None:
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": schema},
+        }
+    elif mime == "application/json":
+        params["response_format"] = {"type": "json_object"}
+    return params
+
+
+def _source(part: Part) -> Source | None:
+    if part.kind == "file" and part.file is not None:
+        return Source.of_file(part.file)
+    if part.kind == "inline" and part.inline is not None:
+        return Source.of_inline(part.inline)
+    return None
+
+
+def _joined_text(parts: list[dict[str, Any]]) -> JsonString:
+    pieces: list[Any] = []
+    for index, part in enumerate(parts):
+        if index:
+            pieces.append("\n\n")
+        text = part["text"]
+        pieces.extend(text.pieces if isinstance(text, JsonString) else [text])
+    return JsonString(pieces)
+
+
+def _text_tokens(request: ModelRequest) -> int:
+    chars = len(request.system_instruction or "")
+    chars += sum(len(p.text or "") for m in request.messages for p in m.parts if p.kind == "text")
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+async def _with_usage(
+    chunks: AsyncIterator[dict[str, Any]], estimated_input: int
+) -> AsyncIterator[OutputEvent]:
+    """Chat-completions chunks -> TextDelta events, then one Finished with the upstream's usage (or ours)."""
+    finish = "STOP"
+    usage: dict[str, Any] | None = None
+    model_version: str | None = None
+    output_chars = 0
+    async for chunk in chunks:
+        model_version = chunk.get("model") or model_version
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            text = (choice.get("delta") or {}).get("content")
+            if text:
+                output_chars += len(text)
+                yield TextDelta(text)
+            if choice.get("finish_reason"):
+                finish = FINISH_REASONS.get(choice["finish_reason"], "OTHER")
+    if usage and isinstance(usage.get("prompt_tokens"), int):
+        result = Usage(int(usage["prompt_tokens"]), int(usage.get("completion_tokens") or 0))
+    else:
+        result = Usage(estimated_input, math.ceil(output_chars / CHARS_PER_TOKEN))
+    yield Finished(result, finish, model_version)  # type: ignore[arg-type]
+
+
+def _chunk(data: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise BadGateway(f"The model server sent something that is not JSON: {data[:200]!r}") from None
+    if not isinstance(chunk, dict):
+        raise BadGateway(f"The model server sent something that is not a chat completion: {data[:200]!r}")
+    if "error" in chunk:
+        raise BadGateway(f"The model server failed: {_message(chunk)}")
+    return chunk
+
+
+async def _check_status(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    body = b""
+    async for block in response.aiter_bytes():
+        body += block
+        if len(body) >= MAX_ERROR_BODY:
+            break
+    text = body[:MAX_ERROR_BODY].decode("utf-8", errors="replace")
+    try:
+        message = _message(json.loads(text))
+    except ValueError:
+        message = text.strip()[:500] or response.reason_phrase
+    raise BadGateway(f"The model server answered {response.status_code}: {message}")
+
+
+def _message(payload: Any) -> str:
+    """The human message of an OpenAI-style ``{"error": {"message"}}``, FastAPI ``detail`` or plain body."""
+    if isinstance(payload, dict):
+        error = payload.get("error", payload)
+        if isinstance(error, dict):
+            for key in ("message", "detail", "msg"):
+                if error.get(key):
+                    return str(error[key])[:1000]
+        elif isinstance(error, str):
+            return error[:1000]
+    return json.dumps(payload)[:1000]
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text[:200] if text else type(exc).__name__
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
