@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +28,8 @@ from tests.support import LiveServer
 JS_DIR = Path(__file__).parent / "js"
 NODE = shutil.which("node")
 MiB = 1024 * 1024
+# Variables the SDK reads; the scripts get only the ones a test sets.
+SDK_ENV = {"GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI"}
 
 pytestmark = [
     pytest.mark.skipif(NODE is None, reason="node is not on PATH: the JS SDK conformance tests need Node.js"),
@@ -37,11 +40,15 @@ pytestmark = [
 ]
 
 
-def run_script(server: LiveServer, api_key: str, script: str, *args: str) -> dict[str, Any]:
+def run_script(
+    server: LiveServer, api_key: str, script: str, *args: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     assert NODE is not None
+    base_env = {k: v for k, v in os.environ.items() if k not in SDK_ENV}
     done = subprocess.run(
         [NODE, script, server.url, api_key, *args],
         cwd=JS_DIR,
+        env={**base_env, **(env or {})},
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -151,3 +158,10 @@ def test_second_key_cannot_get_list_or_delete_files(
     assert out["otherDelete"]["status"] == 403
     assert out["mineAfter"]["name"] == out["name"]
     assert out["mineAfter"]["sha256Hash"] == sha256_hash_field(b"private")
+
+
+def test_client_configured_only_by_environment_reaches_server(live_server: LiveServer, api_key: str) -> None:
+    env = {"GOOGLE_GEMINI_BASE_URL": live_server.url, "GEMINI_API_KEY": api_key}
+    out = run_script(live_server, api_key, "env_only.mjs", env=env)
+    assert out["uploaded"]["sha256Hash"] == sha256_hash_field(b"from env")
+    assert out["listed"] == [out["uploaded"]["name"]]

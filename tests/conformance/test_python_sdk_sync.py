@@ -36,6 +36,19 @@ def assert_uploaded(file: types.File, data: bytes, mime_type: str) -> None:
     assert file.uri and file.uri.endswith("/" + file.name)
 
 
+def test_client_configured_only_by_environment_reaches_server(
+    live_server: LiveServer, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a user does: export two variables, run their code unchanged.
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", api_key)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", live_server.url)
+    with genai.Client() as client:
+        uploaded = client.files.upload(file=io.BytesIO(b"from env"), config={"mime_type": "text/plain"})
+        assert [f.name for f in client.files.list()] == [uploaded.name]
+    assert uploaded.sha256_hash == sha256_hash_field(b"from env")
+
+
 def test_upload_small_file_returns_active_file(client: genai.Client) -> None:
     data = b"The quick brown fox jumps over the lazy dog.\n"
     uploaded = client.files.upload(
