@@ -16,6 +16,7 @@ from gemfiles.storage.base import BlobStore, MetadataStore
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 _TOKEN_VERSION = "g1"
+_MIN_MICROS, _MAX_MICROS = -(2**63), 2**63 - 1
 
 
 def encode_page_token(record: FileRecord) -> str:
@@ -27,7 +28,12 @@ def decode_page_token(token: str) -> tuple[int, str]:
     try:
         padded = token + "=" * (-len(token) % 4)
         version, micros, file_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        if version != _TOKEN_VERSION or not isinstance(micros, int) or not CUSTOM_ID.match(file_id):
+        if (
+            version != _TOKEN_VERSION
+            or type(micros) is not int  # bool is an int subclass
+            or not _MIN_MICROS <= micros <= _MAX_MICROS  # a store's BIGINT would overflow
+            or not CUSTOM_ID.match(file_id)
+        ):
             raise ValueError(token)
     except (ValueError, TypeError, UnicodeEncodeError, binascii.Error):
         raise InvalidArgument("Invalid page token.") from None

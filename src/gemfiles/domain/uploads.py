@@ -19,7 +19,14 @@ from gemfiles.domain.clock import Clock
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_file_name, token_digest
 from gemfiles.domain.models import FileRecord, FileSource, FileState, PartRef, SessionStatus, UploadSession
-from gemfiles.errors import AlreadyExists, ApiError, FailedPrecondition, InvalidArgument, NotFound
+from gemfiles.errors import (
+    AlreadyExists,
+    ApiError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 from gemfiles.media.mime import is_supported, needs_processing
 from gemfiles.storage.base import BlobStore, MetadataStore, SessionGone
 
@@ -139,7 +146,7 @@ class UploadService:
                 return UploadReply("cancelled")
             session = await self._reload(session)
         if session.status == SessionStatus.CANCELLED:
-            return UploadReply("cancelled")
+            raise _cancelled()
         raise upload_error(FailedPrecondition("The upload is already finalized and cannot be cancelled."), "final")
 
     async def chunk(
@@ -153,7 +160,7 @@ class UploadService:
         length: int | None,
     ) -> UploadReply:
         if session.status == SessionStatus.CANCELLED:
-            raise upload_error(FailedPrecondition("The upload was cancelled."), "cancelled")
+            raise _cancelled()
         if session.status == SessionStatus.FAILED:
             raise self._replayed_failure(session)
         if not upload:
@@ -218,15 +225,19 @@ class UploadService:
                 InvalidArgument(f"The chunk ended after {part.size} of its {length} bytes."), "active", start
             )
         extra = part.size if session.declared_size is None else 0
-        committed = await self.meta.commit_part(
-            session.token_digest,
-            start,
-            part,
-            hasher.state() if hasher else None,
-            extra,
-            self.limits.project_quota_bytes,
-            self.clock.now(),
-        )
+        try:
+            committed = await self.meta.commit_part(
+                session.token_digest,
+                start,
+                part,
+                hasher.state() if hasher else None,
+                extra,
+                self.limits.project_quota_bytes,
+                self.clock.now(),
+            )
+        except ResourceExhausted as exc:
+            # Undeclared sizes reserve as bytes arrive: the refused chunk is not committed, the session lives.
+            raise upload_error(exc, "active", start) from None
         latest = await self._reload(session)
         if committed:
             return latest
@@ -316,7 +327,8 @@ class UploadService:
         if session.status == SessionStatus.ACTIVE:
             return UploadReply("active", session.received)
         if session.status == SessionStatus.CANCELLED:
-            return UploadReply("cancelled")
+            # Only the cancel itself answers 200; anything after it is refused (WIRE.md 5.4, 5.6).
+            raise _cancelled()
         if session.status == SessionStatus.FAILED:
             raise self._replayed_failure(session)
         record = await self.meta.get_file(session.project, session.file_id, self.clock.now())
@@ -353,6 +365,10 @@ class UploadService:
         if latest is None:
             raise upload_error(NotFound("The upload session does not exist or has expired."), "final")
         return latest
+
+
+def _cancelled() -> ApiError:
+    return upload_error(FailedPrecondition("The upload was cancelled."), "cancelled")
 
 
 async def _blocks(
@@ -439,4 +455,4 @@ def _empty_sha256() -> str:
     return hashlib.sha256(b"").hexdigest()
 
 
-__all__ = ["Limits", "UploadReply", "UploadService", "sha256_base64", "upload_error", "PartRef"]
+__all__ = ["Limits", "PartRef", "UploadReply", "UploadService", "sha256_base64", "upload_error"]

@@ -11,7 +11,7 @@ from gemfiles.domain.models import FileSource
 from gemfiles.errors import FailedPrecondition, InvalidArgument, NotFound, Unimplemented
 from gemfiles.protocol.http import json_response, origin_of
 from gemfiles.protocol.services import Services
-from gemfiles.protocol.wire import file_json, parse_uint_header
+from gemfiles.protocol.wire import file_json
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -20,10 +20,7 @@ async def list_files(request: Request) -> Response:
     services: Services = request.app.state.services
     project = await services.auth.project(request)
     params = request.query_params
-    size_raw = params.get("pageSize", params.get("page_size"))
-    page_size = parse_uint_header(size_raw, "pageSize") if size_raw not in (None, "") else None
-    if size_raw is not None and size_raw.startswith("-"):
-        raise InvalidArgument("pageSize must not be negative.")
+    page_size = _page_size(params.get("pageSize", params.get("page_size")))
     token = params.get("pageToken", params.get("page_token")) or None
     page = await services.files.list(project, page_size, token)
     origin = origin_of(request, services.settings)
@@ -33,6 +30,18 @@ async def list_files(request: Request) -> Response:
     if page.next_token:
         body["nextPageToken"] = page.next_token
     return json_response(body)
+
+
+def _page_size(raw: str | None) -> int | None:
+    """Any non-negative integer; the domain clamps large values to the maximum, as Google does."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if text.startswith("-") and text[1:].isdigit():
+        raise InvalidArgument(f"Invalid pageSize {raw!r}: must not be negative.")
+    if not text.isascii() or not text.isdigit():
+        raise InvalidArgument(f"Invalid pageSize {raw!r}: expected a non-negative integer.")
+    return int(text) if len(text) <= 12 else 10**12  # huge values clamp like any value over the maximum
 
 
 async def file_item(request: Request) -> Response:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from gemfiles.domain.uploads import UploadReply, upload_error
@@ -23,11 +24,23 @@ from gemfiles.protocol.http import (
 from gemfiles.protocol.services import Services
 from gemfiles.protocol.wire import file_json, parse_file_metadata, parse_json_body, parse_uint_header
 
+log = logging.getLogger("gemfiles.protocol")
+
 CHUNK_GRANULARITY = 8 * 1024 * 1024
 _COMMANDS = {"start", "upload", "finalize", "query", "cancel"}
 
 
 async def upload_endpoint(request: Request) -> Response:
+    try:
+        return await _dispatch(request)
+    except ClientDisconnect:
+        # The client went away mid-body: nothing of that request was committed, and no one reads this reply.
+        log.info("client disconnected during %s", request.url.path)
+        error = InvalidArgument("The request body ended before all of its bytes arrived.")
+        return error_response(upload_error(error, "active") if "upload_id" in request.query_params else error)
+
+
+async def _dispatch(request: Request) -> Response:
     services: Services = request.app.state.services
     token = request.query_params.get("upload_id")
     if token is not None:
@@ -37,6 +50,8 @@ async def upload_endpoint(request: Request) -> Response:
             if getattr(exc, "upload", None) is None:
                 upload_error(exc, "final")
             return error_response(exc)
+        except ClientDisconnect:
+            raise
         except Exception as exc:  # the session is intact: say so, so resumable clients can query and go on
             return internal_error_response(exc, upload_status="active")
     protocol = request.headers.get("x-goog-upload-protocol", "").strip().lower()
@@ -214,9 +229,10 @@ async def _multipart(request: Request, services: Services) -> Response:
     data_headers = first
     if _is_metadata(first):
         meta = parse_file_metadata(parse_json_body(await reader.read_whole(), what="Metadata part"))
-        data_headers = await reader.next_part()
-        if data_headers is None:
+        second = await reader.next_part()
+        if second is None:
             raise InvalidArgument("The multipart body has a metadata part but no file part.")
+        data_headers = second
     mime_type = meta.get("mimeType") or data_headers.get("content-type") or "application/octet-stream"
     return await _one_shot(request, services, project, meta, mime_type.strip(), reader.read_stream())
 
