@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -231,3 +231,14 @@ def test_delete_answers_200_with_an_empty_json_object(http: httpx.Client) -> Non
     created = http.post("/v1beta/interactions", json={"model": MODEL, "input": "x"}).json()
     reply = http.request("DELETE", f"/v1beta/interactions/{created['id']}", json={})
     assert reply.status_code == 200 and reply.json() == {}
+
+
+def test_interactions_expire_after_their_ttl(server_factory: Callable[..., LiveServer], key: str) -> None:
+    server = server_factory(GEMFILES_EMULATOR_CONTROLS="true", GEMFILES_INTERACTION_TTL="1h")
+    with httpx.Client(base_url=server.url, headers={"x-goog-api-key": key}, timeout=60) as http:
+        created = http.post("/v1beta/interactions", json={"model": MODEL, "input": "x"}).json()
+        assert http.get(f"/v1beta/interactions/{created['id']}").status_code == 200
+        assert http.post("/_internal/clock", json={"advance": "2h"}).status_code == 200
+        assert http.get(f"/v1beta/interactions/{created['id']}").status_code == 404
+        follow_up = {"model": MODEL, "input": "y", "previous_interaction_id": created["id"]}
+        assert http.post("/v1beta/interactions", json=follow_up).status_code == 404
