@@ -33,6 +33,8 @@ _FACTS: tuple[tuple[str, str], ...] = (
     ("sample_rate", "Sample rate"),
     ("channels", "Channels"),
     ("fps", "Frame rate"),
+    ("frames", "Frames"),
+    ("bit_rate", "Bit rate"),
     ("format", "Format"),
     ("pages", "Pages"),
     ("title", "Title"),
@@ -53,6 +55,10 @@ def _fact_value(key: str, value: Any) -> str:
         return f"{value:.3f} s"
     if key == "sample_rate" and isinstance(value, int | float):
         return f"{value} Hz"
+    if key == "bit_rate" and isinstance(value, int | float):
+        return f"{value} bit/s"
+    if key == "fps" and isinstance(value, int | float):
+        return f"{value:g} fps"
     if key in ("first_line", "title") and isinstance(value, str):
         return quoted(value)
     return str(value)
