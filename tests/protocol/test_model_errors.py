@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +21,14 @@ import pytest
 from google import genai
 from google.genai import errors
 from google.genai._gaos.lib import compat_errors
+from starlette.testclient import TestClient
 
+from gemfiles.app import create_app
+from gemfiles.backends.base import ModelRequest, OutputEvent, TextDelta, Usage
+from gemfiles.backends.inspect import InspectBackend
+from gemfiles.backends.router import Router
+from gemfiles.errors import DeadlineExceeded, Unavailable
+from gemfiles.settings import Settings
 from tests.conformance.model_samples import wav
 from tests.support import LiveServer
 
@@ -371,3 +380,102 @@ def test_unknown_backend_in_routing_table_stops_start_up(server_factory: Callabl
         server_factory(GEMFILES_MODELS='{"*": "nonesuch"}')
     with pytest.raises(RuntimeError, match="GEMFILES_OPENAI_BASE_URL is not set"):
         server_factory(GEMFILES_MODELS='{"gpt-*": "openai", "*": "inspect"}')
+
+
+# Backend failures, in-process, with backends that fail on purpose ---------------------------------
+
+
+class FailingBackend:
+    """Fails before its first event (``at_once``) or after one delta, with ``error``."""
+
+    def __init__(self, error: Exception, *, at_once: bool) -> None:
+        self.error = error
+        self.at_once = at_once
+
+    async def generate(self, request: ModelRequest) -> AsyncIterator[OutputEvent]:
+        if not self.at_once:
+            yield TextDelta("partial ")
+        raise self.error
+
+    async def count_tokens(self, request: ModelRequest) -> Usage:
+        raise self.error
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def app_client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(data_dir=tmp_path, run_workers=False))
+    with TestClient(app, headers={"x-goog-api-key": new_key()}) as client:
+        calls = app.state.services.extras["models"]
+        calls.router = Router(
+            [
+                ("down", "down"),
+                ("slow", "slow"),
+                ("broken", "broken"),
+                ("*", "inspect"),
+            ],
+            {
+                "down": FailingBackend(
+                    Unavailable("The upstream model server is unavailable."), at_once=True
+                ),
+                "slow": FailingBackend(
+                    DeadlineExceeded("The upstream model server timed out."), at_once=False
+                ),
+                "broken": FailingBackend(RuntimeError("bug"), at_once=False),
+                "inspect": InspectBackend(),
+            },
+        )
+        yield client
+
+
+TEXT_BODY = {"contents": [{"parts": [{"text": "hi"}]}]}
+
+
+def test_backend_error_before_the_first_event_is_the_answer_status(app_client: TestClient) -> None:
+    message = "The upstream model server is unavailable."
+    for path in ("/v1beta/models/down:generateContent", "/v1beta/models/down:streamGenerateContent?alt=sse"):
+        reply = app_client.post(path, json=TEXT_BODY)
+        assert reply.status_code == 503 and reply.headers["content-type"].startswith("application/json")
+        assert reply.json() == {"error": {"code": 503, "message": message, "status": "UNAVAILABLE"}}
+    reply = app_client.post("/v1beta/models/down:countTokens", json=TEXT_BODY)
+    assert reply.status_code == 503
+    for stream in (False, True):
+        reply = app_client.post(
+            "/v1beta/interactions", json={"model": "down", "input": "hi", "stream": stream}
+        )
+        assert reply.status_code == 503 and reply.json()["error"]["status"] == "UNAVAILABLE"
+
+
+def test_backend_error_after_the_first_event_ends_the_stream_with_an_error(app_client: TestClient) -> None:
+    reply = app_client.post("/v1beta/models/slow:generateContent", json=TEXT_BODY)
+    assert reply.status_code == 504 and reply.json()["error"]["status"] == "DEADLINE_EXCEEDED"
+
+    reply = app_client.post("/v1beta/models/slow:streamGenerateContent?alt=sse", json=TEXT_BODY)
+    assert reply.status_code == 200
+    events = [json.loads(e[len("data: ") :]) for e in reply.text.removesuffix("\n\n").split("\n\n")]
+    assert events[0]["candidates"][0]["content"]["parts"][0]["text"] == "partial "
+    assert events[-1] == {
+        "error": {
+            "code": 504,
+            "message": "The upstream model server timed out.",
+            "status": "DEADLINE_EXCEEDED",
+        }
+    }
+
+    reply = app_client.post("/v1beta/models/broken:streamGenerateContent?alt=sse", json=TEXT_BODY)
+    assert reply.text.endswith(
+        'data: {"error":{"code":500,"message":"Internal error encountered.","status":"INTERNAL"}}\n\n'
+    )
+    assert "bug" not in reply.text
+
+    reply = app_client.post("/v1beta/interactions", json={"model": "slow", "input": "hi", "stream": True})
+    payloads = [json.loads(e.split("\ndata: ", 1)[1]) for e in reply.text.removesuffix("\n\n").split("\n\n")]
+    assert [p["event_type"] for p in payloads] == ["interaction.created", "step.start", "step.delta", "error"]
+    assert payloads[-1]["error"] == {
+        "code": "DEADLINE_EXCEEDED",
+        "message": "The upstream model server timed out.",
+    }
+    stored = app_client.get(f"/v1beta/interactions/{payloads[0]['interaction']['id']}").json()
+    assert stored["status"] == "failed"
