@@ -242,3 +242,13 @@ def test_interactions_expire_after_their_ttl(server_factory: Callable[..., LiveS
         assert http.get(f"/v1beta/interactions/{created['id']}").status_code == 404
         follow_up = {"model": MODEL, "input": "y", "previous_interaction_id": created["id"]}
         assert http.post("/v1beta/interactions", json=follow_up).status_code == 404
+
+
+def test_inline_data_interaction_keeps_small_data_and_reports_it(http: httpx.Client) -> None:
+    data = base64.b64encode(b"tiny\n").decode()
+    block = {"type": "document", "mime_type": "text/plain", "data": data}
+    created = http.post("/v1beta/interactions", json={"model": MODEL, "input": [block]}).json()
+    assert "  Size: 5 bytes" in created["outputs"][0]["text"].splitlines()
+    fetched = http.get(f"/v1beta/interactions/{created['id']}", params={"include_input": "true"}).json()
+    assert fetched["steps"][0]["content"] == [block]
+    assert fetched["input"] == [{"type": "user_input", "content": [block]}]

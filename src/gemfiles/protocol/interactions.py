@@ -152,8 +152,11 @@ async def create(request: Request) -> Response:
     if config:
         record.extra["generation_config"] = get(body, "generation_config")
     keep = body.get("store") is not False and calls.interactions is not None
-    if len(orjson.dumps(record.extra["input"])) > 1024 * 1024:
-        record.extra.pop("input")  # large inline input is not echoed back by include_input
+    if any(
+        "data" in block for step in steps for block in step.get("content") or [] if isinstance(block, dict)
+    ):
+        # Inline data is echoed by include_input as the stored steps (large data left out), not verbatim.
+        record.extra["input"] = [_public(step) for step in record.steps]
     if body.get("stream") is True:
         return await _stream(calls, record, model_request, route.backend, keep)
 
