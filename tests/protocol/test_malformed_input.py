@@ -261,6 +261,28 @@ def test_start_upload_camel_and_snake_case_keys_are_accepted(client: httpx.Clien
     assert (camel["displayName"], camel["mimeType"]) == ("c", "text/csv")
 
 
+def test_start_upload_display_name_over_512_chars_is_refused(client: httpx.Client, api_key: str) -> None:
+    reply = start_upload(client, api_key, size=1, body={"file": {"displayName": "\u00e9" * 513}})
+    assert_error(reply, 400, "INVALID_ARGUMENT", "displayName")
+    file = upload_file(client, api_key, b"x", body={"file": {"displayName": "\u00e9" * 512}})
+    assert file["displayName"] == "\u00e9" * 512
+
+
+@pytest.mark.parametrize("mime_type", [b"x" * 300, b"", b"text/plain\xe9", b"\xff\xfe"])
+def test_start_upload_bad_mime_type_header_is_refused_or_fails_at_finalize(
+    client: httpx.Client, api_key: str, mime_type: bytes
+) -> None:
+    reply = start_upload(
+        client, api_key, size=1, mime_type=None, headers={"X-Goog-Upload-Header-Content-Type": mime_type}
+    )  # type: ignore[dict-item]
+    if reply.status_code == 200:
+        final = send(client, reply.headers["x-goog-upload-url"], "upload, finalize", b"x", 0)
+        assert final.status_code in (200, 400), final.text
+        assert final.headers["x-goog-upload-status"] == "final"
+    else:
+        assert_error(reply, 400, "INVALID_ARGUMENT")
+
+
 def test_start_upload_with_unknown_command_is_refused(client: httpx.Client, api_key: str) -> None:
     for command in ("bogus", "upload", "start, upload", ""):
         reply = start_upload(client, api_key, size=1, headers={"X-Goog-Upload-Command": command})

@@ -132,6 +132,14 @@ def test_start_upload_over_quota_is_refused_until_a_cancel(client: httpx.Client,
     assert usage(client, api_key) == (MIB, QUOTA - MIB)
 
 
+def test_finalize_refused_mime_type_frees_reservation(client: httpx.Client, api_key: str) -> None:
+    url = new_upload(client, api_key, MIB, mime_type="application/x-unknown")
+    assert usage(client, api_key) == (0, MIB)
+    refused = send(client, url, "upload, finalize", b"u" * MIB, 0)
+    assert_error(refused, 400, "INVALID_ARGUMENT", "Unsupported MIME type: application/x-unknown")
+    assert usage(client, api_key) == (0, 0)
+
+
 def test_delete_file_frees_quota(client: httpx.Client, api_key: str) -> None:
     files = [upload_file(client, api_key, b"q" * (2 * MIB)) for _ in range(5)]
     assert usage(client, api_key) == (QUOTA, 0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.protocol.uploading import (
     assert_error,
@@ -384,3 +387,107 @@ def test_upload_large_multi_chunk_file_keeps_sha256(client: httpx.Client, api_ke
     file = upload_file(client, api_key, data, chunk=1 << 20)
     assert file["sizeBytes"] == str(len(data))
     assert_stored(client, api_key, file, data)
+
+
+# racing requests on one session ------------------------------------------------------------------------
+async def test_upload_same_chunk_twice_at_once_commits_it_once(live_server: LiveServer, api_key: str) -> None:
+    data = os.urandom(3 * 1024 * 1024)
+    with httpx.Client(base_url=live_server.url) as client:
+        url = new_upload(client, api_key, len(data) + 1)
+    headers = {"X-Goog-Upload-Command": "upload", "X-Goog-Upload-Offset": "0"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        replies = await asyncio.gather(*(http.post(url, content=data, headers=headers) for _ in range(3)))
+        for reply in replies:
+            assert reply.status_code == 200, reply.text
+            assert reply.headers["x-goog-upload-size-received"] == str(len(data))
+        final = await http.post(
+            url,
+            content=b"!",
+            headers={"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": str(len(data))},
+        )
+    assert final.json()["file"]["sha256Hash"] == sha256_hash(data + b"!")
+
+
+async def test_upload_finalize_same_last_chunk_twice_at_once_gives_one_file(
+    live_server: LiveServer, api_key: str
+) -> None:
+    """A client that retries the last chunk while its first attempt is still being finalized."""
+    data = os.urandom(2 * 1024 * 1024)
+    with httpx.Client(base_url=live_server.url) as client:
+        url = new_upload(client, api_key, 1 + len(data))
+        send(client, url, "upload", b"<", 0)
+    headers = {"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "1"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        replies = await asyncio.gather(*(http.post(url, content=data, headers=headers) for _ in range(4)))
+    files = []
+    for reply in replies:
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["x-goog-upload-status"] == "final"
+        files.append(reply.json()["file"])
+    assert all(file["name"] == files[0]["name"] for file in files)
+    assert files[0]["sha256Hash"] == sha256_hash(b"<" + data)
+    with httpx.Client(base_url=live_server.url) as client:
+        assert list_names(client, api_key) == [files[0]["name"]]
+        assert_stored(client, api_key, files[0], b"<" + data)
+
+
+async def test_upload_different_chunks_at_once_at_same_offset_keeps_one(
+    live_server: LiveServer, api_key: str
+) -> None:
+    chunks = [bytes([n]) * (2 * 1024 * 1024) for n in range(3)]
+    with httpx.Client(base_url=live_server.url) as client:
+        url = new_upload(client, api_key, len(chunks[0]))
+    headers = {"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "0"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        replies = await asyncio.gather(*(http.post(url, content=chunk, headers=headers) for chunk in chunks))
+    won = [(reply, chunk) for reply, chunk in zip(replies, chunks, strict=True) if reply.status_code == 200]
+    assert len(won) == 1
+    for reply in replies:
+        assert "x-goog-upload-status" in reply.headers
+        assert reply.status_code in (200, 400), reply.text
+    winner_reply, winner = won[0]
+    file = winner_reply.json()["file"]
+    assert file["sha256Hash"] == sha256_hash(winner)
+    with httpx.Client(base_url=live_server.url) as client:
+        assert_stored(client, api_key, file, winner)
+
+
+def test_finalize_same_custom_name_twice_refuses_second(client: httpx.Client, api_key: str) -> None:
+    body = {"file": {"name": "files/twice"}}
+    first = new_upload(client, api_key, 1, body=body)
+    second = new_upload(client, api_key, 1, body=body)  # no file of that name exists yet: both start
+    file = assert_final_file(send(client, first, "upload, finalize", b"1", 0), b"1")
+    clash = send(client, second, "upload, finalize", b"2", 0)
+    assert_error(clash, 409, "ALREADY_EXISTS")
+    assert clash.headers["x-goog-upload-status"] == "final"
+    again = send(client, second, "query")
+    assert_error(again, 409, "ALREADY_EXISTS")
+    assert again.headers["x-goog-upload-status"] == "final"
+    assert_stored(client, api_key, file, b"1")
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha", None])
+def test_upload_under_every_api_version_completes(
+    client: httpx.Client, api_key: str, version: str | None
+) -> None:
+    prefix = f"/upload/{version}/files" if version else "/upload/files"
+    reply = client.post(
+        prefix,
+        json={"file": {"mimeType": "text/plain", "sizeBytes": "2"}},
+        headers={
+            "x-goog-api-key": api_key,
+            "X-Goog-Upload-Protocol": "resumable",
+            "X-Goog-Upload-Command": "start",
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    url = reply.headers["x-goog-upload-url"]
+    assert f"{prefix}?upload_id=" in url
+    file = assert_final_file(send(client, url, "upload, finalize", b"ok", 0), b"ok")
+    assert_stored(client, api_key, file, b"ok")
+
+
+def test_finalize_empty_file_without_upload_command(client: httpx.Client, api_key: str) -> None:
+    url = new_upload(client, api_key, 0)
+    file = assert_final_file(send(client, url, "finalize"), b"")
+    assert_stored(client, api_key, file, b"")

@@ -80,6 +80,7 @@ class UploadService:
         self.new_id = new_id
         self.new_token = new_token
         self.resumable_hash = ResumableSha256.available()
+        self._finalizing: dict[str, _Finalizing] = {}
 
     # start ------------------------------------------------------------------------------------------
     async def start(
@@ -178,14 +179,23 @@ class UploadService:
             last = session.parts[-1] if session.parts else None
             if last is not None and offset == session.received - last.size and length in (None, last.size):
                 # The same chunk again (its reply was lost): answer as before if the bytes match.
-                if await _same_bytes(body, self.blobs.read_part(session.upload_key, session.blob_state, last)):
+                stored = self.blobs.read_part(session.upload_key, session.blob_state, last)
+                if await _same_bytes_or_gone(body, stored):
                     return await self._after_commit(session, finalize)
             raise self._bad_offset(session, offset)
-        if length and upload:
-            self._check_room(session, length)
-            session = await self._append(session, body, length)
-        elif upload and length is None:
-            session = await self._append(session, body, None)
+        try:
+            if length and upload:
+                self._check_room(session, length)
+                session = await self._append(session, body, length)
+            elif upload and length is None:
+                session = await self._append(session, body, None)
+        except _Overtaken:
+            # A concurrent request finished this offset first (typically the first attempt of a re-sent
+            # last chunk, finalizing): answer as a retry against where the session now stands.
+            latest = await self._settled(session)
+            if latest.status == SessionStatus.FINAL:
+                return await self._retry_after_final(latest, offset, body, length)
+            raise self._bad_offset(latest, offset) from None
         return await self._after_commit(session, finalize)
 
     # internals --------------------------------------------------------------------------------------
@@ -217,7 +227,14 @@ class UploadService:
             hasher = ResumableSha256(session.hash_state)
         number = await self.meta.allocate_part(session.token_digest)
         blocks = _blocks(body, room, lambda: self._check_room(session, room + 1), hasher)
-        part = await self.blobs.put_part(session.upload_key, session.blob_state, number, blocks, length)
+        try:
+            part = await self.blobs.put_part(session.upload_key, session.blob_state, number, blocks, length)
+        except OSError:
+            # A finalize that completed meanwhile has moved the upload's parts away.
+            latest = await self._settled(session)
+            if latest.status == SessionStatus.ACTIVE and latest.received == start:
+                raise
+            raise _Overtaken() from None
         if part.size == 0:
             return session
         if length is not None and part.size != length:
@@ -243,11 +260,17 @@ class UploadService:
             return latest
         # Another attempt at this offset won the race. If it stored the same bytes, this one succeeded too.
         winner = latest.parts[len(session.parts)] if len(latest.parts) > len(session.parts) else None
-        if winner is not None and winner.size == part.size:
-            ours = self.blobs.read_part(session.upload_key, session.blob_state, part)
-            theirs = self.blobs.read_part(session.upload_key, latest.blob_state, winner)
-            if latest.received == start + part.size and await _same_bytes(ours, theirs):
-                return latest
+        if winner is not None and winner.size == part.size and latest.received == start + part.size:
+            if hasher is not None and latest.hash_state is not None:
+                # Same start state + same bytes = same running digest. No part is read back: the winner may
+                # already have finalized, which removes the losing part and moves the winner's.
+                if latest.hash_state == hasher.state():
+                    return latest
+            else:
+                ours = self.blobs.read_part(session.upload_key, session.blob_state, part)
+                theirs = self.blobs.read_part(session.upload_key, latest.blob_state, winner)
+                if await _same_bytes_or_gone(ours, theirs):
+                    return latest
         raise self._bad_offset(latest, start)
 
     async def _after_commit(self, session: UploadSession, finalize: bool) -> UploadReply:
@@ -268,6 +291,25 @@ class UploadService:
         return await self._finalize(session)
 
     async def _finalize(self, session: UploadSession) -> UploadReply:
+        # One finalize per session at a time in this process: a client that re-sends its last chunk while
+        # the first attempt is still finalizing must not join the parts twice at once. The second one sees
+        # the session final and replays the reply; across processes the store's compare-and-set decides.
+        entry = self._finalizing.setdefault(session.token_digest, _Finalizing())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                latest = await self._reload(session)
+                if latest.status != SessionStatus.ACTIVE:
+                    return await self._reply_for(latest)
+                if latest.received != session.received:
+                    raise self._bad_offset(latest, session.received)
+                return await self._finalize_now(latest)
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._finalizing[session.token_digest]
+
+    async def _finalize_now(self, session: UploadSession) -> UploadReply:
         now = self.clock.now()
         if not is_supported(session.mime_type):
             # Google accepts the bytes and refuses the type at the finalizing request (WIRE.md 5.8).
@@ -360,11 +402,31 @@ class UploadService:
     def _wire_status(session: UploadSession) -> str:
         return {SessionStatus.ACTIVE: "active", SessionStatus.CANCELLED: "cancelled"}.get(session.status, "final")
 
+    async def _settled(self, session: UploadSession) -> UploadSession:
+        """The session once any finalize of it running in this process is done."""
+        entry = self._finalizing.get(session.token_digest)
+        if entry is not None:
+            async with entry.lock:
+                pass
+        return await self._reload(session)
+
     async def _reload(self, session: UploadSession) -> UploadSession:
         latest = await self.meta.get_session(session.token_digest)
         if latest is None:
             raise upload_error(NotFound("The upload session does not exist or has expired."), "final")
         return latest
+
+
+class _Overtaken(Exception):
+    """Another request moved the session on while this chunk was arriving."""
+
+
+class _Finalizing:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 def _cancelled() -> ApiError:
@@ -431,6 +493,14 @@ async def _same_bytes(left: AsyncIterator[bytes], right: AsyncIterator[bytes]) -
         if left_buf[:common] != right_buf[:common]:
             return False
         left_buf, right_buf = left_buf[common:], right_buf[common:]
+
+
+async def _same_bytes_or_gone(left: AsyncIterator[bytes], right: AsyncIterator[bytes]) -> bool:
+    """Like _same_bytes, but a part that a concurrent finalize has just moved away counts as different."""
+    try:
+        return await _same_bytes(left, right)
+    except OSError:
+        return False
 
 
 async def _next_nonempty(iterator: AsyncIterator[bytes]) -> bytes:

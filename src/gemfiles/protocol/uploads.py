@@ -108,8 +108,9 @@ async def _start(request: Request, services: Services) -> Response:
         mime_type=mime_type.strip(),
         declared_size=_declared_size(request, meta),
     )
-    version = request.url.path.split("/")[2] if request.url.path.count("/") >= 3 else "v1beta"
-    version_part = f"/{version}" if version != "files" else ""
+    # The upload URL keeps the start's path: /upload/{v}/files, or /upload/files for a version-less client.
+    segments = request.url.path.strip("/").split("/")
+    version_part = f"/{segments[1]}" if len(segments) == 3 else ""
     url = f"{origin_of(request, services.settings)}/upload{version_part}/files?upload_id={token}&upload_protocol=resumable"
     headers = {
         "X-Goog-Upload-Status": "active",
