@@ -1,30 +1,40 @@
-"""Interactions on SQL (SQLite and PostgreSQL), in SQLAlchemy Core over the metadata store's engines.
+"""Interactions on SQL (SQLite and PostgreSQL), in SQLAlchemy Core over the metadata store's connections.
 
 Kept apart from ``sql.py``: one row per interaction, its timeline as a JSON document, nothing shared
-with the files tables but the connection pools (and, on SQLite, the single writer connection).
+with the files tables but the store's read path (``_rows``: inline on SQLite, the async pool on
+PostgreSQL) and write transactions (``_write``: on SQLite the single writer connection).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 
 from gemfiles.domain.clock import from_micros, to_micros
 from gemfiles.domain.interactions import InteractionRecord
 from gemfiles.storage.schema import interactions
 from gemfiles.storage.sql import SqlMetadataStore
 
+# Built once: the store compiles bound statements once and reuses them.
+_GET = (
+    select(interactions)
+    .where(
+        interactions.c.project == bindparam("project"),
+        interactions.c.id == bindparam("id"),
+        interactions.c.expire_us > bindparam("now"),
+    )
+    .limit(1)
+)
+
 
 class SqlInteractionStore:
     def __init__(self, meta: SqlMetadataStore) -> None:
         self.meta = meta
-        self._writer = meta._writer
-        self._reader = meta._reader
 
     def _upsert(self, values: dict[str, Any]) -> Any:
         stmt: Any = (sqlite.insert if self.meta.is_sqlite else postgresql.insert)(interactions).values(
@@ -34,23 +44,17 @@ class SqlInteractionStore:
         return stmt.on_conflict_do_update(index_elements=["project", "id"], set_=changing)
 
     async def put_interaction(self, record: InteractionRecord) -> None:
-        async with self._writer.begin() as conn:
+        async with self.meta._write() as conn:
             await conn.execute(self._upsert(_values(record)))
 
     async def get_interaction(
         self, project: str, interaction_id: str, now: datetime
     ) -> InteractionRecord | None:
-        query = select(interactions).where(
-            interactions.c.project == project,
-            interactions.c.id == interaction_id,
-            interactions.c.expire_us > to_micros(now),
-        )
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return _record(row) if row else None
+        rows = await self.meta._rows(_GET, {"project": project, "id": interaction_id, "now": to_micros(now)})
+        return _record(rows[0]) if rows else None
 
     async def delete_interaction(self, project: str, interaction_id: str, now: datetime) -> bool:
-        async with self._writer.begin() as conn:
+        async with self.meta._write() as conn:
             result = await conn.execute(
                 delete(interactions).where(
                     interactions.c.project == project,
@@ -61,7 +65,7 @@ class SqlInteractionStore:
         return bool(result.rowcount)
 
     async def sweep_expired_interactions(self, now: datetime, limit: int) -> int:
-        async with self._writer.begin() as conn:
+        async with self.meta._write() as conn:
             rows = (
                 await conn.execute(
                     select(interactions.c.project, interactions.c.id)
@@ -99,17 +103,18 @@ def _values(record: InteractionRecord) -> dict[str, Any]:
     }
 
 
-def _record(row: Row) -> InteractionRecord:
-    body = json.loads(row.body_json)
+def _record(row: Mapping[str, Any]) -> InteractionRecord:
+    """From a row as a mapping by column name (what the store's read path gives on both databases)."""
+    body = json.loads(row["body_json"])
     return InteractionRecord(
-        project=row.project,
-        id=row.id,
-        model=row.model,
-        status=row.status,
-        previous_id=row.previous_id,
-        create_time=from_micros(row.create_us),
-        update_time=from_micros(row.update_us),
-        expire_time=from_micros(row.expire_us),
+        project=row["project"],
+        id=row["id"],
+        model=row["model"],
+        status=row["status"],
+        previous_id=row["previous_id"],
+        create_time=from_micros(row["create_us"]),
+        update_time=from_micros(row["update_us"]),
+        expire_time=from_micros(row["expire_us"]),
         system_instruction=body.get("system_instruction"),
         steps=body.get("steps") or [],
         usage=body.get("usage") or {},
