@@ -246,6 +246,25 @@ def test_start_upload_single_quoted_json_from_google_docs_is_accepted(
     assert reply.json()["file"]["displayName"] == "AUDIO"
 
 
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"{'file': {'display_name': 'AUDIO'}}" + b" " * 1_000_000, 200),
+        (b"{'file': {'display_name': '" + b"x" * 1_000_000 + b"'}}", 400),  # over 512 characters
+        (b"{file: {display_name: '" + b"x" * 1_000_000 + b"'}}", 400),
+        (("{" + ",".join(f"'k{i}': {i}" for i in range(70_000)) + "}").encode(), 400),
+    ],
+)
+def test_start_upload_large_lenient_json_is_parsed_without_stalling(
+    client: httpx.Client, api_key: str, content: bytes, status: int
+) -> None:
+    """Lenient JSON near the 1 MiB limit is answered at once (a pure-Python JSON5 parse took 10-20 s)."""
+    began = time.monotonic()
+    reply = start_upload(client, api_key, size=1, content=content)
+    assert time.monotonic() - began < 5
+    assert reply.status_code == status, reply.text
+
+
 def test_start_upload_camel_and_snake_case_keys_are_accepted(client: httpx.Client, api_key: str) -> None:
     snake = upload_file(
         client,
