@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from bench.files_api import MIB, bench_gets, bench_upload, rss_mib
+from bench.models import bench_model_ttfb
 from tests.support import LiveServer
 
 
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("--upload-mib", type=int, default=1024, help="size of the timed resumable upload")
     parser.add_argument("--rss-mib", type=int, default=2048, help="size of the upload during which RSS is watched")
     parser.add_argument("--gets", type=int, default=1000, help="files.get calls per concurrency level")
+    parser.add_argument("--video-mib", type=int, default=1024, help="size of the video for the model TTFB (0: skip)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
@@ -45,6 +47,8 @@ def main() -> None:
                              f"{result.per_second:,.0f} req/s",
                              f"p50 {result.p50:.2f} ms, p99 {result.percentile(99):.2f} ms; "
                              f"{result.seconds * 1000:,.0f} ms total"))
+            if args.video_mib:
+                rows.extend(bench_model_ttfb(server.url, "bench-models", work, args.video_mib * MIB))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

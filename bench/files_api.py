@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -61,8 +62,17 @@ class RssSampler:
         self.peak = max(self.peak, rss_mib(self.pid))
 
 
-def resumable_upload(base_url: str, key: str, size: int, mime_type: str = "application/pdf") -> tuple[str, float]:
-    """Uploads ``size`` bytes the way the SDKs do; returns (file name, seconds from start to final reply)."""
+def resumable_upload(
+    base_url: str,
+    key: str,
+    size: int,
+    mime_type: str = "application/pdf",
+    read: Callable[[int, int], bytes] | None = None,
+) -> tuple[str, float]:
+    """Uploads ``size`` bytes the way the SDKs do; returns (file name, seconds from start to final reply).
+
+    ``read(offset, length)`` supplies the bytes; by default one random 8 MiB block is sent again and again.
+    """
     parts = urlsplit(base_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
     block = os.urandom(CHUNK)
@@ -89,10 +99,14 @@ def resumable_upload(base_url: str, key: str, size: int, mime_type: str = "appli
     while offset < size:
         length = min(CHUNK, size - offset)
         last = offset + length >= size
+        if read is not None:
+            payload = read(offset, length)
+        else:
+            payload = block if length == CHUNK else block[:length]
         conn.request(
             "POST",
             target,
-            body=block if length == CHUNK else block[:length],
+            body=payload,
             headers={
                 "X-Goog-Upload-Command": "upload, finalize" if last else "upload",
                 "X-Goog-Upload-Offset": str(offset),

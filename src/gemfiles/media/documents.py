@@ -38,6 +38,12 @@ def probe_pdf(handle: BinaryIO) -> Facts:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    # Readers accept junk before the header but not its absence; checking first keeps pypdf, which is pure
+    # Python and holds the GIL, from trying to "repair" arbitrary bytes for minutes.
+    head = handle.read(1024)
+    handle.seek(0)
+    if b"%PDF-" not in head:
+        raise NotMedia("not a readable PDF (no %PDF- header in the first 1024 bytes)")
     try:
         reader = PdfReader(BoundedReads(handle, PDF_READ_LIMIT))  # type: ignore[arg-type]
         facts: Facts = {}

@@ -194,9 +194,14 @@ class SqlMetadataStore:
         return record
 
     async def _drop_files(self, conn: AsyncConnection, records: list[FileRecord], now: datetime) -> None:
+        freed: dict[str, int] = {}
         for record in records:
             await conn.execute(delete(files).where(files.c.project == record.project, files.c.id == record.id))
-            await self._add_usage(conn, record.project, used=-record.size_bytes)
+            freed[record.project] = freed.get(record.project, 0) + record.size_bytes
+        # Usage rows are locked in one global order, so two replicas sweeping files of the same projects
+        # cannot deadlock on PostgreSQL.
+        for project in sorted(freed):
+            await self._add_usage(conn, project, used=-freed[project])
         await self._queue_gc(conn, [("object", r.blob_key, {}) for r in records], now)
 
     # Quota ---------------------------------------------------------------------------------------------
@@ -403,7 +408,8 @@ class SqlMetadataStore:
                         files.c.expire_us > now_us,
                         or_(files.c.lease_until.is_(None), files.c.lease_until < now_us),
                     )
-                    .order_by(files.c.create_us)
+                    # Files waiting to become usable (PROCESSING) before facts-only probes.
+                    .order_by(case((files.c.state == FileState.PROCESSING.value, 0), else_=1), files.c.create_us)
                     .limit(1)
                     .with_for_update(skip_locked=True)
                 )
