@@ -42,18 +42,29 @@ def main() -> None:
 @click.option("--port", type=int, help="Port (GEMFILES_PORT, default 8080).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory (GEMFILES_DATA_DIR, default ./.gemfiles).")
 @click.option("--public-url", help="Origin clients reach this server at (GEMFILES_PUBLIC_URL).")
-def serve(host: str | None, port: int | None, data_dir: str | None, public_url: str | None) -> None:
+@click.option("--workers", type=int, help="Server processes sharing the port (GEMFILES_WORKERS, default 1).")
+def serve(
+    host: str | None, port: int | None, data_dir: str | None, public_url: str | None, workers: int | None
+) -> None:
     """Start the server."""
+    import os
+
     import uvicorn
 
     from gemfiles.app import create_app
 
-    settings = _settings(host=host, port=port, data_dir=data_dir, public_url=public_url)
+    overrides = {"host": host, "port": port, "data_dir": data_dir, "public_url": public_url, "workers": workers}
+    settings = _settings(**overrides)
     try:
         app = create_app(settings)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
+    if settings.workers > 1:
+        # Worker processes build their own app from the environment: hand the command-line options down.
+        for name, value in overrides.items():
+            if value is not None:
+                os.environ[f"GEMFILES_{name.upper()}"] = str(value)
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     console.print(f"gemfiles listening on [bold]{base}[/bold]")
     console.print(f"  metadata: {_redact(settings.resolved_database_url)}")
@@ -61,7 +72,9 @@ def serve(host: str | None, port: int | None, data_dir: str | None, public_url: 
     console.print("Point the Gemini SDKs at it with:")
     console.print(f"  export GOOGLE_GEMINI_BASE_URL={base}", highlight=False, soft_wrap=True)
     uvicorn.run(
-        app,
+        app if settings.workers == 1 else "gemfiles.app:create_app",
+        factory=settings.workers > 1,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         loop="uvloop",

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     allow_download: bool = False
     # /_internal/clock and /_internal/sweep: controls for tests and emulation, off by default.
     emulator_controls: bool = False
+    # Server processes sharing the port (and the same stores); each is stateless, like a replica.
+    workers: int = Field(1, ge=1, le=64)
     # Background workers: media probes and the expiry sweep.
     run_workers: bool = True
     probe_concurrency: int = Field(1, ge=1, le=16)
@@ -91,6 +93,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"public_url must be an absolute http(s) URL, got {self.public_url!r}")
         if self.upload_session_ttl <= timedelta(0) or self.file_ttl <= timedelta(0):
             raise ValueError("file_ttl and upload_session_ttl must be positive")
+        if self.workers > 1 and self.emulator_controls:
+            # Each process has its own clock offset: moving one would split the server's idea of "now".
+            raise ValueError("emulator_controls needs workers=1 (run one process per replica instead)")
         if self.sweep_interval <= timedelta(0):
             raise ValueError("sweep_interval must be positive")
         return self
