@@ -19,6 +19,7 @@ import io
 import json
 import os
 import shutil
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -27,6 +28,8 @@ from gemfiles.domain.models import PartRef
 
 READ_BLOCK = 1024 * 1024
 _MANIFEST = "manifest.json"
+# Completing an upload takes one of these, picked by its key: racing finalizes of one upload take turns.
+_COMPLETING = [threading.Lock() for _ in range(64)]
 
 
 def _write_fully(fd: int, data: bytes) -> None:
@@ -124,6 +127,11 @@ class LocalBlobStore:
         return key
 
     def _complete(self, upload_key: str, key: str, parts: list[PartRef]) -> None:
+        # Two finalize requests may race: they take turns, and the second finds the object made.
+        with _COMPLETING[hash(upload_key) % len(_COMPLETING)]:
+            self._complete_once(upload_key, key, parts)
+
+    def _complete_once(self, upload_key: str, key: str, parts: list[PartRef]) -> None:
         target = self._object_dir(key)
         if (target / _MANIFEST).exists():
             return  # completed before (a retried finalize)

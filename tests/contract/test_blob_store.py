@@ -1,0 +1,260 @@
+"""BlobStore, written once and run on every backend (local disk and S3 on SeaweedFS).
+
+The S3 runs use real multipart uploads, so S3's rule that every part but the last is at least 5 MiB is
+enforced by the store under test, not assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gemfiles.domain.models import PartRef
+from gemfiles.storage.base import BlobStore
+from tests.contract.conftest import Backend
+
+MIB = 1024 * 1024
+
+
+def new_upload_key() -> str:
+    return uuid.uuid4().hex + uuid.uuid4().hex[:8]
+
+
+async def blocks_of(data: bytes, size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+        await asyncio.sleep(0)
+
+
+async def read_all(stream: AsyncIterator[bytes]) -> bytes:
+    return b"".join([block async for block in stream])
+
+
+class Upload:
+    """Drives a BlobStore the way the domain does: a fresh part number per attempt, commits in order."""
+
+    def __init__(self, blobs: BlobStore, key: str, state: dict) -> None:
+        self.blobs = blobs
+        self.key = key
+        self.state = state
+        self.next_number = 1
+        self.committed: list[PartRef] = []
+        self.data = b""
+
+    @classmethod
+    async def begin(cls, blobs: BlobStore) -> Upload:
+        key = new_upload_key()
+        return cls(blobs, key, await blobs.begin_upload(key))
+
+    async def put(self, data: bytes, *, known_length: bool = True) -> PartRef:
+        number, self.next_number = self.next_number, self.next_number + 1
+        hint = len(data) if known_length else None
+        return await self.blobs.put_part(self.key, self.state, number, blocks_of(data), hint)
+
+    async def chunk(self, data: bytes, *, known_length: bool = True) -> PartRef:
+        part = await self.put(data, known_length=known_length)
+        assert part.size == len(data)
+        self.committed.append(part)
+        self.data += data
+        return part
+
+    async def complete(self) -> str:
+        return await self.blobs.complete_upload(self.key, self.state, self.committed)
+
+
+def chunks(*sizes: int) -> list[bytes]:
+    return [os.urandom(size) for size in sizes]
+
+
+# Parts -----------------------------------------------------------------------------------------------------
+async def test_read_part_returns_a_small_committed_part(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    [data] = chunks(300_000)
+    part = await upload.chunk(data)
+    assert await read_all(blobs.read_part(upload.key, upload.state, part)) == data
+
+
+async def test_put_part_of_unknown_length_stores_every_byte(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    first, second = chunks(6 * MIB + 3, 1000)
+    await upload.chunk(first, known_length=False)
+    await upload.chunk(second, known_length=False)
+    key = await upload.complete()
+    assert await read_all(blobs.open(key)) == first + second
+
+
+async def test_put_part_of_an_empty_body_has_size_zero(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    part = await upload.put(b"", known_length=False)
+    assert part.size == 0
+
+
+async def test_put_part_that_ends_early_reports_the_bytes_it_got(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    part = await blobs.put_part(upload.key, upload.state, 1, blocks_of(b"x" * 1000), 4000)
+    assert part.size == 1000  # the domain refuses such a chunk; nothing of it is ever committed
+
+
+# Completing ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        pytest.param([1000], id="one-small-chunk"),
+        pytest.param([MIB] * 7, id="1MiB-chunks"),
+        pytest.param([6 * MIB, 6 * MIB, 123], id="large-chunks-short-tail"),
+        pytest.param([MIB, 3 * MIB, 6 * MIB, 2 * MIB, 2 * MIB], id="small-run-then-large"),
+        pytest.param([6 * MIB, MIB, 6 * MIB, 10], id="small-chunk-between-large-ones"),
+    ],
+)
+async def test_complete_upload_joins_the_chunks_in_order(blobs: BlobStore, sizes: list[int]) -> None:
+    upload = await Upload.begin(blobs)
+    for data in chunks(*sizes):
+        await upload.chunk(data)
+    key = await upload.complete()
+    stored = await read_all(blobs.open(key))
+    assert len(stored) == sum(sizes)
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(upload.data).digest()
+
+
+async def test_complete_upload_keeps_only_committed_parts(blobs: BlobStore, backend: Backend) -> None:
+    upload = await Upload.begin(blobs)
+    first, lost, winner, tail = chunks(6 * MIB, 6 * MIB, 2 * MIB, 10)
+    await upload.chunk(first)
+    await upload.put(lost)  # an attempt that lost the race for its offset (or whose process died)
+    await upload.put(b"y" * 1000)
+    await upload.chunk(winner)
+    await upload.chunk(tail)
+    key = await upload.complete()
+    assert await read_all(blobs.open(key)) == first + winner + tail
+    await blobs.delete(key)
+    assert backend.leftovers() == []
+
+
+async def test_complete_upload_twice_returns_the_same_object(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    for data in chunks(6 * MIB, 500):
+        await upload.chunk(data)
+    key = await upload.complete()
+    assert await upload.complete() == key
+    assert await read_all(blobs.open(key)) == upload.data
+
+
+async def test_complete_upload_concurrently_from_two_replicas_gives_one_object(
+    blobs: BlobStore, backend: Backend
+) -> None:
+    from gemfiles.storage.registry import open_blob_store
+
+    other = open_blob_store(backend.blob_url)
+    try:
+        upload = await Upload.begin(blobs)
+        for data in chunks(MIB, MIB, 6 * MIB, 77):
+            await upload.chunk(data)
+        keys = await asyncio.gather(
+            upload.complete(), other.complete_upload(upload.key, upload.state, upload.committed)
+        )
+    finally:
+        await other.close()
+    assert keys[0] == keys[1]
+    assert await read_all(blobs.open(keys[0])) == upload.data
+
+
+async def test_complete_upload_of_no_parts_makes_an_empty_object(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    key = await upload.complete()
+    assert await read_all(blobs.open(key)) == b""
+    assert await upload.complete() == key
+    assert blobs.reader(key).read() == b""
+
+
+async def test_complete_upload_leaves_nothing_but_the_object(blobs: BlobStore, backend: Backend) -> None:
+    upload = await Upload.begin(blobs)
+    for data in chunks(MIB, 6 * MIB, MIB):
+        await upload.chunk(data)
+    key = await upload.complete()
+    await blobs.delete(key)
+    assert backend.leftovers() == []
+
+
+# Aborting --------------------------------------------------------------------------------------------------
+async def test_abort_upload_removes_every_part_and_is_idempotent(blobs: BlobStore, backend: Backend) -> None:
+    upload = await Upload.begin(blobs)
+    for data in chunks(6 * MIB, MIB):
+        await upload.chunk(data)
+    await upload.put(b"an uncommitted attempt")
+    await blobs.abort_upload(upload.key, upload.state, upload.committed)
+    await blobs.abort_upload(upload.key, upload.state, upload.committed)
+    assert backend.leftovers() == []
+
+
+async def test_abort_upload_of_an_untouched_upload_succeeds(blobs: BlobStore, backend: Backend) -> None:
+    upload = await Upload.begin(blobs)
+    await blobs.abort_upload(upload.key, upload.state, [])
+    assert backend.leftovers() == []
+
+
+# Reading ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+async def stored(blobs: BlobStore) -> tuple[str, bytes]:
+    upload = await Upload.begin(blobs)
+    for data in chunks(MIB, 6 * MIB, 300_000):
+        await upload.chunk(data)
+    return await upload.complete(), upload.data
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0, None), (0, 10), (MIB - 5, MIB + 5), (7 * MIB - 1, None), (123, 7 * MIB + 300_000), (50, 50)],
+)
+async def test_open_streams_the_requested_range(
+    blobs: BlobStore, stored: tuple[str, bytes], start: int, end: int | None
+) -> None:
+    key, data = stored
+    assert await read_all(blobs.open(key, start, end)) == data[start:end]
+
+
+async def test_open_past_the_end_yields_nothing(blobs: BlobStore, stored: tuple[str, bytes]) -> None:
+    key, data = stored
+    assert await read_all(blobs.open(key, len(data), None)) == b""
+
+
+async def test_reader_seeks_and_reads_like_a_file(blobs: BlobStore, stored: tuple[str, bytes]) -> None:
+    key, data = stored
+
+    def probe() -> list[bytes]:
+        with blobs.reader(key) as handle:
+            got = [handle.read(16)]
+            handle.seek(-100, os.SEEK_END)
+            got.append(handle.read())
+            handle.seek(MIB - 3)
+            got.append(handle.read(6))
+            assert handle.tell() == MIB + 3
+            handle.seek(0)
+            got.append(handle.read())
+        return got
+
+    head, tail, middle, whole = await asyncio.to_thread(probe)
+    assert head == data[:16]
+    assert tail == data[-100:]
+    assert middle == data[MIB - 3 : MIB + 3]
+    assert whole == data
+
+
+# Deleting --------------------------------------------------------------------------------------------------
+async def test_delete_removes_the_object_and_is_idempotent(
+    blobs: BlobStore, backend: Backend, stored: tuple[str, bytes]
+) -> None:
+    key, _ = stored
+    await blobs.delete(key)
+    await blobs.delete(key)
+    with pytest.raises(FileNotFoundError):
+        await read_all(blobs.open(key))
+    assert backend.leftovers() == []
+
+
+async def test_ping_succeeds_on_a_reachable_store(blobs: BlobStore) -> None:
+    await blobs.ping()
