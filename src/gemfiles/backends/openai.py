@@ -49,6 +49,7 @@ log = logging.getLogger("gemfiles.backends.openai")
 
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY"}
 MAX_ERROR_BODY = 64 * 1024
+DONE: dict[str, Any] = {}  # marks the stream's "data: [DONE]"
 # generationConfig field (camelCase and snake_case, as the SDKs send either) -> chat-completions field.
 GENERATION_FIELDS = {
     "temperature": "temperature",
@@ -228,6 +229,7 @@ class OpenAIBackend:
                         continue  # comments, event names, keep-alives
                     data = line[5:].strip()
                     if data == "[DONE]":
+                        yield DONE
                         return
                     yield _chunk(data)
         except httpx.HTTPError as exc:
@@ -313,12 +315,20 @@ def _text_tokens(request: ModelRequest) -> int:
 async def _with_usage(
     chunks: AsyncIterator[dict[str, Any]], estimated_input: int
 ) -> AsyncIterator[OutputEvent]:
-    """Chat-completions chunks -> TextDelta events, then one Finished with the upstream's usage (or ours)."""
-    finish = "STOP"
+    """Chat-completions chunks -> TextDelta events, then one Finished with the upstream's usage (or ours).
+
+    Without upstream usage (llama-cpp-python ignores ``include_usage``), output tokens are the content
+    chunks: OpenAI-compatible servers stream one token a chunk (empty ones for partial UTF-8 included).
+    """
+    finish: str | None = None
+    done = False
     usage: dict[str, Any] | None = None
     model_version: str | None = None
-    output_chars = 0
+    output_chars = content_chunks = 0
     async for chunk in chunks:
+        if chunk is DONE:
+            done = True
+            continue
         model_version = chunk.get("model") or model_version
         if chunk.get("usage"):
             usage = chunk["usage"]
@@ -326,16 +336,22 @@ async def _with_usage(
             if choice.get("index", 0) != 0:
                 continue
             text = (choice.get("delta") or {}).get("content")
+            if text is not None:
+                content_chunks += 1
             if text:
                 output_chars += len(text)
                 yield TextDelta(text)
             if choice.get("finish_reason"):
                 finish = FINISH_REASONS.get(choice["finish_reason"], "OTHER")
+    if finish is None and not done:
+        # llama-cpp-python, for one, answers 200 and then closes an empty stream when a prompt does not fit.
+        raise BadGateway("The model server ended its answer unfinished (no finish_reason, no [DONE]).")
     if usage and isinstance(usage.get("prompt_tokens"), int):
         result = Usage(int(usage["prompt_tokens"]), int(usage.get("completion_tokens") or 0))
     else:
-        result = Usage(estimated_input, math.ceil(output_chars / CHARS_PER_TOKEN))
-    yield Finished(result, finish, model_version)  # type: ignore[arg-type]
+        output = max(content_chunks, math.ceil(output_chars / CHARS_PER_TOKEN))
+        result = Usage(estimated_input, output)
+    yield Finished(result, finish or "STOP", model_version)  # type: ignore[arg-type]
 
 
 def _chunk(data: str) -> dict[str, Any]:
@@ -362,21 +378,27 @@ async def _check_status(response: httpx.Response) -> None:
     try:
         message = _message(json.loads(text))
     except ValueError:
-        message = text.strip()[:500] or response.reason_phrase
+        message = _clip(text) or response.reason_phrase
     raise BadGateway(f"The model server answered {response.status_code}: {message}")
 
 
 def _message(payload: Any) -> str:
     """The human message of an OpenAI-style ``{"error": {"message"}}``, FastAPI ``detail`` or plain body."""
+    text = json.dumps(payload)
     if isinstance(payload, dict):
         error = payload.get("error", payload)
         if isinstance(error, dict):
-            for key in ("message", "detail", "msg"):
-                if error.get(key):
-                    return str(error[key])[:1000]
+            found = next((error[key] for key in ("message", "detail", "msg") if error.get(key)), None)
+            if found is not None:
+                text = found if isinstance(found, str) else json.dumps(found)
         elif isinstance(error, str):
-            return error[:1000]
-    return json.dumps(payload)[:1000]
+            text = error
+    return _clip(text)
+
+
+def _clip(text: str) -> str:
+    # Some servers put their Python traceback in the message: the client gets what precedes it.
+    return text.split("Traceback (most recent call last)", 1)[0].strip()[:1000]
 
 
 def _reason(exc: Exception) -> str:

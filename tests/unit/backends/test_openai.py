@@ -207,6 +207,18 @@ async def test_generate_error_event_in_the_stream_is_bad_gateway() -> None:
     assert received == [TextDelta("par")]
 
 
+async def test_generate_stream_closed_before_finishing_is_bad_gateway() -> None:
+    upstream = answering(sse(delta("half"), done=False))
+    with pytest.raises(BadGateway, match="ended its answer unfinished"):
+        await events(upstream.backend(), ask(Part("text", text="Hi")))
+
+
+async def test_generate_counts_streamed_chunks_as_output_tokens_without_usage() -> None:
+    upstream = answering(sse(delta(""), delta("a"), delta(""), delta("b"), delta(None, "length")))
+    finished = (await events(upstream.backend(), ask(Part("text", text="Hi"))))[-1]
+    assert isinstance(finished, Finished) and finished.usage.output_tokens == 4
+
+
 async def test_generate_answer_that_is_not_json_is_bad_gateway() -> None:
     with pytest.raises(BadGateway, match="not JSON"):
         await events(answering("data: <html>\n\n").backend(), ask(Part("text", text="Hi")))
