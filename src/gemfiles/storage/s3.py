@@ -92,10 +92,15 @@ class _Group:
 
 
 class _Body:
-    """An async request body for aiobotocore: the domain's blocks, counted, never rewound.
+    """An async request body for aiohttp: the domain's blocks, counted, never rewound.
 
     botocore calls ``seek(0)`` before every attempt; that is fine before the first byte and refused after
     it, so a failed send is not retried with half a stream (the client re-sends the chunk instead).
+
+    The body ends by itself after ``length`` bytes, without asking the source for more: aiohttp may still
+    be finishing the body in its writer task when the reply is in. ``finish`` then runs the source to its
+    end in the caller's task, so whatever the source does after its last block (the domain's running
+    SHA-256) is done before the caller goes on.
     """
 
     def __init__(self, blocks: AsyncIterator[bytes], length: int) -> None:
@@ -103,7 +108,7 @@ class _Body:
         self.length = length
         self.size = 0
         self.started = False
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
 
     def read(self, *args: Any) -> bytes:  # botocore checks that a body is file-like; aiohttp iterates it
         raise io.UnsupportedOperation("read")
@@ -122,20 +127,24 @@ class _Body:
 
     async def _iterate(self) -> AsyncIterator[bytes]:
         try:
-            async for block in self._blocks:
-                if not block:
-                    continue
-                if self.size + len(block) > self.length:
-                    self.size += len(block)
-                    raise ValueError(f"the chunk is longer than its declared {self.length} bytes")
+            while self.size < self.length:
+                block = await anext(self._blocks, None)
+                if block is None:
+                    raise ValueError(f"the chunk ended after {self.size} of its {self.length} bytes")
                 self.size += len(block)
+                if self.size > self.length:
+                    raise ValueError(f"the chunk is longer than its declared {self.length} bytes")
                 yield block
-        except BaseException as exc:
+        except Exception as exc:
             self.error = exc
             raise
-        if self.size != self.length:
-            self.error = ValueError(f"the chunk ended after {self.size} of its {self.length} bytes")
-            raise self.error
+
+    async def finish(self) -> None:
+        async for block in self._blocks:
+            if block:
+                self.size += len(block)
+                self.error = ValueError(f"the chunk is longer than its declared {self.length} bytes")
+                raise self.error
 
 
 class S3BlobStore:
@@ -270,7 +279,9 @@ class S3BlobStore:
             return PartRef(number=number, size=0)
         body = _Body(blocks, length_hint)
         try:
-            return await self._send_part(upload_key, state, number, body, length_hint)
+            part = await self._send_part(upload_key, state, number, body, length_hint)
+            await body.finish()
+            return part
         except Exception:
             if body.error is not None and body.size != length_hint:
                 if isinstance(body.error, ValueError):
@@ -422,6 +433,7 @@ class S3BlobStore:
                     Body=body,
                     ContentLength=group.size,
                 )
+                await body.finish()
                 return {"PartNumber": group.number, "ETag": reply["ETag"]}
 
         built = await _gather_all([build(g) for g in groups])
