@@ -12,11 +12,14 @@ import concurrent.futures
 import hashlib
 import io
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +27,7 @@ from google import genai
 from google.genai import errors
 
 from tests.e2e.services import Postgres, SeaweedS3, shared_postgres, shared_seaweedfs
-from tests.support import LiveServer
+from tests.support import ROOT, LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -264,6 +267,77 @@ def test_python_sdk_flow_with_calls_alternating_between_replicas(cluster: Cluste
         with pytest.raises(errors.ClientError) as caught:
             client.files.get(name=uploaded.name)
         assert caught.value.code == 403
+
+
+def run_migrate(database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEMFILES_")}
+    env.update({"GEMFILES_DATABASE_URL": database_url, "GEMFILES_DATA_DIR": str(data_dir)})
+    return subprocess.run(
+        [sys.executable, "-m", "gemfiles", "migrate"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def schema_version(database_url: str) -> str:
+    import asyncpg
+
+    async def fetch() -> str:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return str(await conn.fetchval("SELECT version_num FROM alembic_version"))
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, fetch()).result()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from gemfiles.storage.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_gemfiles_migrate_brings_an_empty_postgres_database_to_head_twice_over(tmp_path: Path) -> None:
+    postgres = shared_postgres()
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    postgres.admin(f'CREATE DATABASE "{name}"')
+    for _ in range(2):
+        result = run_migrate(postgres.url(name), tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "schema up to date" in result.stdout
+    assert schema_version(postgres.url(name)) == head_revision()
+
+
+def test_gemfiles_migrate_while_replicas_serve_interrupts_nothing(cluster: Cluster, tmp_path: Path) -> None:
+    key = f"replicas-{uuid.uuid4().hex}"
+    file = upload_alternating(cluster, key, os.urandom(1000), 1000)
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def keep_reading() -> None:
+        turn = 0
+        while not done.is_set():
+            statuses.append(get_file(cluster[turn], key, file["name"]).status_code)
+            turn += 1
+
+    reader = threading.Thread(target=keep_reading)
+    reader.start()
+    try:
+        result = run_migrate(cluster.database_url, tmp_path)
+    finally:
+        done.set()
+        reader.join()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert statuses and set(statuses) == {200}
 
 
 def test_expiry_sweep_run_by_both_replicas_deletes_each_file_once(cluster: Cluster) -> None:
