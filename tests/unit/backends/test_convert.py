@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -111,6 +112,17 @@ async def test_convert_other_audio_becomes_16khz_mono_wav(
     rate, channels, seconds = wav_info(part)
     assert (rate, channels) == (16000, 1)
     assert seconds == pytest.approx(3.0, abs=0.1)
+
+
+async def test_convert_headerless_l16_uses_the_rate_from_its_mime_type(
+    tmp_path: Path, store_file: StoreFile
+) -> None:
+    path = tmp_path / "a.pcm"
+    samples = (np.sin(np.arange(24000) / 24000 * 2 * np.pi * 440) * 8000).astype(">i2")
+    path.write_bytes(samples.tobytes())  # 1 s at 24 kHz, big-endian as RFC 2586 says
+    file = await store_file(path, "audio/L16; rate=24000; channels=1", facts={})
+    [part] = await rendered(await convert(Source.of_file(file), ConvertOptions()))
+    assert wav_info(part) == (16000, 1, pytest.approx(1.0, abs=0.01))
 
 
 async def test_convert_audio_longer_than_the_cap_is_cut(tmp_path: Path, store_file: StoreFile) -> None:
