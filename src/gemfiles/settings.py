@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_model: str | None = None  # upstream model name; empty: the name the client asked for
     openai_timeout: Duration = timedelta(seconds=120)
+    openai_connect_timeout: Duration = timedelta(seconds=10)
+    openai_stream: bool = True  # stream from the upstream (needed for streamed answers to stream)
+    openai_include_usage: bool = True  # ask for stream_options.include_usage
+    # How files are converted for a server with no Files API (see backends/convert.py).
+    openai_frame_rate: float = Field(1.0, gt=0)  # video frames sampled per second
+    openai_max_frames: int = Field(32, ge=1, le=1024)  # per video; longer videos are sampled evenly
+    openai_frame_max_side: int = Field(768, ge=16)  # pixels
+    openai_audio_sample_rate: int = Field(16000, ge=8000)
+    openai_max_audio_seconds: Duration = timedelta(minutes=10)
+    openai_max_text_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     # Google's inline limits: a whole model request over 100 MB, or an inline PDF over 50 MB, is refused.
     max_request_bytes: int = Field(100 * 1024**2, ge=1024)
     max_inline_pdf_bytes: int = Field(50 * 1024**2, ge=0)
