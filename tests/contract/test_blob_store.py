@@ -121,6 +121,21 @@ async def test_complete_upload_joins_the_chunks_in_order(blobs: BlobStore, sizes
     assert hashlib.sha256(stored).digest() == hashlib.sha256(upload.data).digest()
 
 
+@pytest.mark.parametrize("first_number", [10_000, 10_001])
+async def test_complete_upload_of_parts_numbered_past_10000(
+    blobs: BlobStore, backend: Backend, first_number: int
+) -> None:
+    # A long upload with many retried attempts: S3 numbers parts 1 to 10000 only.
+    upload = await Upload.begin(blobs)
+    upload.next_number = first_number
+    for data in chunks(6 * MIB, 100):
+        await upload.chunk(data)
+    key = await upload.complete()
+    assert await read_all(blobs.open(key)) == upload.data
+    await blobs.delete(key)
+    assert backend.leftovers() == []
+
+
 async def test_complete_upload_keeps_only_committed_parts(blobs: BlobStore, backend: Backend) -> None:
     upload = await Upload.begin(blobs)
     first, lost, winner, tail = chunks(6 * MIB, 6 * MIB, 2 * MIB, 10)

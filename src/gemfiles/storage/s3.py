@@ -358,7 +358,7 @@ class S3BlobStore:
             # it): that object is the answer.
             if not await self._exists(self._object_key(final)):
                 raise
-        await self._remove_parts(upload_key)
+        await self._remove_parts_after_completion(upload_key)
         return final
 
     async def _put_empty(self, key: str) -> None:
@@ -456,11 +456,13 @@ class S3BlobStore:
         first = self._final_key(upload_key)
         final = first + ".j"
         if await self._exists(self._object_key(final)):
-            await self._remove_parts(upload_key)
+            await self._remove_parts_after_completion(upload_key)
             return final
         natives = [p for p in parts if not p.key]
         s3 = await self._s3()
-        if natives:
+        if not natives:
+            await self._abort(upload_key, upload_id)
+        else:
             try:
                 await s3.complete_multipart_upload(
                     Bucket=self.bucket,
@@ -491,7 +493,7 @@ class S3BlobStore:
                 await s3.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=second)
             raise
         await self.delete(first)
-        await self._remove_parts(upload_key)
+        await self._remove_parts_after_completion(upload_key)
         return final
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
@@ -509,6 +511,13 @@ class S3BlobStore:
         except Exception as exc:
             if _error_code(exc) not in _NO_UPLOAD:
                 raise
+
+    async def _remove_parts_after_completion(self, upload_key: str) -> None:
+        # The file exists now: failing to tidy up must not fail its finalize (a retry tidies up again).
+        try:
+            await self._remove_parts(upload_key)
+        except Exception:
+            log.warning("could not remove the chunk objects of upload %s", upload_key, exc_info=True)
 
     async def _remove_parts(self, upload_key: str) -> None:
         """Deletes every chunk object of an upload, including attempts that were never committed."""
