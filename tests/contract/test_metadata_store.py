@@ -116,7 +116,16 @@ async def test_allocate_part_hands_out_distinct_numbers_across_replicas(
     numbers = await asyncio.gather(
         *(store.allocate_part(session.token_digest) for store in [meta, other] * 10)
     )
-    assert sorted(numbers) == list(range(1, 21))
+    # Distinct, and never the session's own next_part (1), which an unallocated attempt may be using.
+    assert sorted(numbers) == list(range(2, 22))
+
+
+async def test_commit_part_moves_next_part_past_the_committed_number(meta: MetadataStore) -> None:
+    session = new_session(new_project())
+    await meta.create_session(session, GIB, NOW)
+    assert await meta.commit_part(session.token_digest, 0, PartRef(number=7, size=3), None, 0, GIB, NOW)
+    latest = await meta.get_session(session.token_digest)
+    assert latest is not None and latest.next_part == 8 and latest.received == 3
 
 
 async def test_allocate_part_of_a_missing_session_raises_session_gone(meta: MetadataStore) -> None:

@@ -364,3 +364,20 @@ def test_expiry_sweep_run_by_both_replicas_deletes_each_file_once(cluster: Clust
     assert cluster.count_files() == 0
     assert cluster.seaweed.keys(cluster.bucket, f"{PREFIX}/") == []
     assert cluster.seaweed.pending_uploads(cluster.bucket, f"{PREFIX}/") == []
+
+
+def test_large_chunk_resent_after_a_lost_reply_is_recognised_by_its_etag(cluster: Cluster) -> None:
+    """S3 cannot read back an unfinished multipart part: the re-sent chunk is matched by its MD5 ETag."""
+    a, b = cluster.replicas
+    first, second = os.urandom(6 * 1024 * 1024), os.urandom(1024)
+    url = upload_url(a, "etag-retry", len(first) + len(second))
+    assert send_chunk(a, url, first, 0, final=False, length=len(first)).status_code == 200
+    again = send_chunk(b, url, first, 0, final=False, length=len(first))  # the reply was "lost"
+    assert again.status_code == 200, again.text
+    assert again.headers["x-goog-upload-status"] == "active"
+    assert again.headers["x-goog-upload-size-received"] == str(len(first))
+    forged = send_chunk(b, url, os.urandom(len(first)), 0, final=False, length=len(first))
+    assert forged.status_code == 400 and forged.headers["x-goog-upload-status"] == "active"
+    done = send_chunk(a, url, second, len(first), final=True, length=len(second))
+    assert done.status_code == 200, done.text
+    assert done.json()["file"]["sha256Hash"] == google_sha256(first + second)

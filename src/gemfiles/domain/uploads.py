@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +30,7 @@ from gemfiles.errors import (
     ResourceExhausted,
 )
 from gemfiles.media.mime import is_supported, needs_processing
-from gemfiles.storage.base import BlobStore, MetadataStore, SessionGone
+from gemfiles.storage.base import BlobStore, MetadataStore, PartUnreadable, SessionGone
 
 BLOCK_BYTES = 1024 * 1024
 MAX_DISPLAY_NAME = 512
@@ -131,7 +133,9 @@ class UploadService:
     # the upload URL ---------------------------------------------------------------------------------
     async def session_for(self, token: str, project: str | None) -> UploadSession:
         session = await self.meta.get_session(token_digest(token)) if token else None
-        if session is None or (session.status == SessionStatus.ACTIVE and session.expire_time <= self.clock.now()):
+        if session is None or (
+            session.status == SessionStatus.ACTIVE and session.expire_time <= self.clock.now()
+        ):
             raise upload_error(NotFound("The upload session does not exist or has expired."), "final")
         if project is not None and project != session.project:
             # The upload id is bound to the project that started it.
@@ -148,7 +152,9 @@ class UploadService:
             session = await self._reload(session)
         if session.status == SessionStatus.CANCELLED:
             raise _cancelled()
-        raise upload_error(FailedPrecondition("The upload is already finalized and cannot be cancelled."), "final")
+        raise upload_error(
+            FailedPrecondition("The upload is already finalized and cannot be cancelled."), "final"
+        )
 
     async def chunk(
         self,
@@ -179,8 +185,7 @@ class UploadService:
             last = session.parts[-1] if session.parts else None
             if last is not None and offset == session.received - last.size and length in (None, last.size):
                 # The same chunk again (its reply was lost): answer as before if the bytes match.
-                stored = self.blobs.read_part(session.upload_key, session.blob_state, last)
-                if await _same_bytes_or_gone(body, stored):
+                if await self._matches_part(session, last, body):
                     return await self._after_commit(session, finalize)
             raise self._bad_offset(session, offset)
         try:
@@ -212,12 +217,16 @@ class UploadService:
             )
         if end > self.limits.max_file_bytes:
             raise upload_error(
-                InvalidArgument(f"The file would exceed the maximum file size of {self.limits.max_file_bytes} bytes."),
+                InvalidArgument(
+                    f"The file would exceed the maximum file size of {self.limits.max_file_bytes} bytes."
+                ),
                 "active",
                 session.received,
             )
 
-    async def _append(self, session: UploadSession, body: AsyncIterator[bytes], length: int | None) -> UploadSession:
+    async def _append(
+        self, session: UploadSession, body: AsyncIterator[bytes], length: int | None
+    ) -> UploadSession:
         start = session.received
         room = self.limits.max_file_bytes - start
         if session.declared_size is not None:
@@ -225,10 +234,9 @@ class UploadService:
         hasher = None
         if self.resumable_hash:
             hasher = ResumableSha256(session.hash_state)
-        number = await self.meta.allocate_part(session.token_digest)
         blocks = _blocks(body, room, lambda: self._check_room(session, room + 1), hasher)
         try:
-            part = await self.blobs.put_part(session.upload_key, session.blob_state, number, blocks, length)
+            part = await self._put_part(session, blocks, length)
         except OSError:
             # A finalize that completed meanwhile has moved the upload's parts away.
             latest = await self._settled(session)
@@ -272,6 +280,36 @@ class UploadService:
                 if await _same_bytes_or_gone(ours, theirs):
                     return latest
         raise self._bad_offset(latest, start)
+
+    async def _put_part(
+        self, session: UploadSession, blocks: AsyncIterator[bytes], length: int | None
+    ) -> PartRef:
+        if getattr(self.blobs, "detects_part_reuse", False):
+            try:
+                return await self.blobs.put_part(
+                    session.upload_key, session.blob_state, session.next_part, blocks, length
+                )
+            except FileExistsError:
+                pass  # another attempt at this offset took the number (or a crash left its part): allocate
+        number = await self.meta.allocate_part(session.token_digest)
+        return await self.blobs.put_part(session.upload_key, session.blob_state, number, blocks, length)
+
+    async def _matches_part(self, session: UploadSession, part: PartRef, body: AsyncIterator[bytes]) -> bool:
+        """Whether ``body`` holds the bytes of a committed, not yet completed part."""
+        stored = aiter(self.blobs.read_part(session.upload_key, session.blob_state, part))
+        try:
+            first = await anext(stored, b"")
+        except PartUnreadable:
+            return await _md5_matches(body, part.etag)
+        except OSError:
+            return False
+
+        async def replay() -> AsyncIterator[bytes]:
+            yield first
+            async for block in stored:
+                yield block
+
+        return await _same_bytes_or_gone(body, replay())
 
     async def _after_commit(self, session: UploadSession, finalize: bool) -> UploadReply:
         if session.status != SessionStatus.ACTIVE:
@@ -387,7 +425,9 @@ class UploadService:
     def _bad_offset(self, session: UploadSession, offset: int) -> ApiError:
         if session.status != SessionStatus.ACTIVE:
             return upload_error(
-                FailedPrecondition("The upload is no longer active."), self._wire_status(session), session.received
+                FailedPrecondition("The upload is no longer active."),
+                self._wire_status(session),
+                session.received,
             )
         return upload_error(
             InvalidArgument(
@@ -400,7 +440,9 @@ class UploadService:
 
     @staticmethod
     def _wire_status(session: UploadSession) -> str:
-        return {SessionStatus.ACTIVE: "active", SessionStatus.CANCELLED: "cancelled"}.get(session.status, "final")
+        return {SessionStatus.ACTIVE: "active", SessionStatus.CANCELLED: "cancelled"}.get(
+            session.status, "final"
+        )
 
     async def _settled(self, session: UploadSession) -> UploadSession:
         """The session once any finalize of it running in this process is done."""
@@ -501,6 +543,17 @@ async def _same_bytes_or_gone(left: AsyncIterator[bytes], right: AsyncIterator[b
         return await _same_bytes(left, right)
     except OSError:
         return False
+
+
+async def _md5_matches(body: AsyncIterator[bytes], etag: str) -> bool:
+    """An S3 part's ETag is the MD5 of its bytes (hex, quoted): the re-sent chunk must hash to it."""
+    expected = etag.strip('"').lower()
+    if not re.fullmatch(r"[0-9a-f]{32}", expected):
+        return False
+    digest = hashlib.md5(usedforsecurity=False)
+    async for block in body:
+        await asyncio.to_thread(digest.update, block)
+    return digest.hexdigest() == expected
 
 
 async def _next_nonempty(iterator: AsyncIterator[bytes]) -> bytes:

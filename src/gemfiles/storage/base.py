@@ -17,6 +17,10 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 from gemfiles.domain.models import FileRecord, FileState, PartRef, ProjectUsage, UploadSession
 
 
+class PartUnreadable(Exception):
+    """A store cannot read back a part of an unfinished upload (S3 multipart); its ``etag`` is its MD5."""
+
+
 class SessionGone(Exception):
     """The session was finished, cancelled or removed by another request in the meantime."""
 
@@ -69,7 +73,11 @@ class MetadataStore(Protocol):
     async def get_session(self, token_digest: str) -> UploadSession | None: ...
 
     async def allocate_part(self, token_digest: str) -> int:
-        """A part number never handed out before for this session (concurrent attempts get distinct ones)."""
+        """A part number never handed out before for this session (concurrent attempts get distinct ones).
+
+        It is never the session's current ``next_part``, which an attempt may be using unallocated; a
+        commit moves ``next_part`` past the number it commits.
+        """
 
     async def commit_part(
         self,
@@ -134,6 +142,11 @@ class MetadataStore(Protocol):
 
 @runtime_checkable
 class BlobStore(Protocol):
+    # True when put_part raises FileExistsError, before reading any block, for a part number already
+    # used in this upload. The domain may then skip allocating a number for each chunk and try the
+    # session's next one, allocating only after a clash (one metadata transaction less per chunk).
+    detects_part_reuse: bool
+
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
 

@@ -48,6 +48,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LocalBlobStore:
+    detects_part_reuse = True  # parts are created with O_EXCL
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self._uploads = root / "uploads"

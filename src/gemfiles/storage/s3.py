@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 from gemfiles.domain.models import PartRef
+from gemfiles.storage.base import PartUnreadable
 
 log = logging.getLogger("gemfiles.storage.s3")
 
@@ -46,10 +47,6 @@ JOIN_CONCURRENCY = 4
 _OBJECT_KEY = re.compile(r"^[0-9A-Za-z]{2}/[0-9A-Za-z]+(\.j)?$")
 _NO_UPLOAD = ("NoSuchUpload", "404")
 _NO_KEY = ("NoSuchKey", "404", "NotFound")
-
-
-class PartUnreadable(Exception):
-    """S3 cannot read back a part of a multipart upload before the upload is completed."""
 
 
 def _check_upload_key(upload_key: str) -> None:
@@ -148,6 +145,9 @@ class _Body:
 
 
 class S3BlobStore:
+    # S3 overwrites a part of the same number silently: every attempt needs an allocated number.
+    detects_part_reuse = False
+
     def __init__(
         self,
         bucket: str,

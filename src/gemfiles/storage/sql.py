@@ -67,7 +67,11 @@ def async_url(url: str) -> str:
 # Hot read statements, built once (see SqlMetadataStore._sqlite_rows).
 _GET_FILE = (
     select(files)
-    .where(files.c.project == bindparam("project"), files.c.id == bindparam("id"), files.c.expire_us > bindparam("now"))
+    .where(
+        files.c.project == bindparam("project"),
+        files.c.id == bindparam("id"),
+        files.c.expire_us > bindparam("now"),
+    )
     .limit(1)
 )
 _GET_SESSION = select(upload_sessions).where(upload_sessions.c.token_digest == bindparam("token")).limit(1)
@@ -183,7 +187,9 @@ class SqlMetadataStore:
             row = (
                 await conn.execute(
                     select(files)
-                    .where(files.c.project == project, files.c.id == file_id, files.c.expire_us > to_micros(now))
+                    .where(
+                        files.c.project == project, files.c.id == file_id, files.c.expire_us > to_micros(now)
+                    )
                     .with_for_update()
                 )
             ).first()
@@ -196,7 +202,9 @@ class SqlMetadataStore:
     async def _drop_files(self, conn: AsyncConnection, records: list[FileRecord], now: datetime) -> None:
         freed: dict[str, int] = {}
         for record in records:
-            await conn.execute(delete(files).where(files.c.project == record.project, files.c.id == record.id))
+            await conn.execute(
+                delete(files).where(files.c.project == record.project, files.c.id == record.id)
+            )
             freed[record.project] = freed.get(record.project, 0) + record.size_bytes
         # Usage rows are locked in one global order, so two replicas sweeping files of the same projects
         # cannot deadlock on PostgreSQL.
@@ -228,7 +236,9 @@ class SqlMetadataStore:
                 f"quota of {quota} bytes.",
             )
 
-    async def _add_usage(self, conn: AsyncConnection, project: str, *, used: int = 0, reserved: int = 0) -> None:
+    async def _add_usage(
+        self, conn: AsyncConnection, project: str, *, used: int = 0, reserved: int = 0
+    ) -> None:
         if used == 0 and reserved == 0:
             return
         await self._ensure_usage_row(conn, project)
@@ -271,7 +281,9 @@ class SqlMetadataStore:
     async def _lock_session(self, conn: AsyncConnection, token_digest: str) -> UploadSession | None:
         row = (
             await conn.execute(
-                select(upload_sessions).where(upload_sessions.c.token_digest == token_digest).with_for_update()
+                select(upload_sessions)
+                .where(upload_sessions.c.token_digest == token_digest)
+                .with_for_update()
             )
         ).first()
         return _session(row) if row else None
@@ -288,7 +300,9 @@ class SqlMetadataStore:
             ).scalar_one_or_none()
         if number is None:
             raise SessionGone(token_digest)
-        return int(number) - 1
+        # The new value, not the old: the old one (the session's ``next_part``) may be in use by an attempt
+        # that took it without allocating (stores that detect a reused part name, see domain/uploads.py).
+        return int(number)
 
     async def commit_part(
         self,
@@ -302,7 +316,11 @@ class SqlMetadataStore:
     ) -> bool:
         async with self._write() as conn:
             session = await self._lock_session(conn, token_digest)
-            if session is None or session.status != SessionStatus.ACTIVE or session.received != expected_received:
+            if (
+                session is None
+                or session.status != SessionStatus.ACTIVE
+                or session.received != expected_received
+            ):
                 return False
             await self._reserve(conn, session.project, extra_reserve, quota_bytes)
             parts = [*session.parts, part]
@@ -312,6 +330,7 @@ class SqlMetadataStore:
                 .values(
                     received=expected_received + part.size,
                     parts=_parts_json(parts),
+                    next_part=max(session.next_part, part.number + 1),
                     hash_state=hash_state,
                     reserved_bytes=upload_sessions.c.reserved_bytes + extra_reserve,
                 )
@@ -326,7 +345,9 @@ class SqlMetadataStore:
                 raise SessionGone(token_digest)
             existing = (
                 await conn.execute(
-                    select(files).where(files.c.project == file.project, files.c.id == file.id).with_for_update()
+                    select(files)
+                    .where(files.c.project == file.project, files.c.id == file.id)
+                    .with_for_update()
                 )
             ).first()
             if existing is not None:
@@ -373,7 +394,13 @@ class SqlMetadataStore:
         )
         await self._queue_gc(
             conn,
-            [("upload", session.upload_key, {"blob_state": session.blob_state, "parts": _parts(session.parts)})],
+            [
+                (
+                    "upload",
+                    session.upload_key,
+                    {"blob_state": session.blob_state, "parts": _parts(session.parts)},
+                )
+            ],
             now,
         )
 
@@ -409,7 +436,9 @@ class SqlMetadataStore:
                         or_(files.c.lease_until.is_(None), files.c.lease_until < now_us),
                     )
                     # Files waiting to become usable (PROCESSING) before facts-only probes.
-                    .order_by(case((files.c.state == FileState.PROCESSING.value, 0), else_=1), files.c.create_us)
+                    .order_by(
+                        case((files.c.state == FileState.PROCESSING.value, 0), else_=1), files.c.create_us
+                    )
                     .limit(1)
                     .with_for_update(skip_locked=True)
                 )
@@ -482,9 +511,17 @@ class SqlMetadataStore:
                 )
         return len(rows)
 
-    async def _queue_gc(self, conn: AsyncConnection, items: Iterable[tuple[str, str, dict]], now: datetime) -> None:
+    async def _queue_gc(
+        self, conn: AsyncConnection, items: Iterable[tuple[str, str, dict]], now: datetime
+    ) -> None:
         values = [
-            {"kind": kind, "key": key, "state": json.dumps(state), "create_us": to_micros(now), "lease_until": None}
+            {
+                "kind": kind,
+                "key": key,
+                "state": json.dumps(state),
+                "create_us": to_micros(now),
+                "lease_until": None,
+            }
             for kind, key, state in items
         ]
         if values:
@@ -520,7 +557,11 @@ class SqlMetadataStore:
         async with self._write() as conn:
             await conn.execute(
                 insert(api_keys).values(
-                    key_hash=key_hash, project=project, prefix=prefix, create_us=to_micros(now), revoked_us=None
+                    key_hash=key_hash,
+                    project=project,
+                    prefix=prefix,
+                    create_us=to_micros(now),
+                    revoked_us=None,
                 )
             )
 
