@@ -85,7 +85,9 @@ def create_app(
         tasks: list[asyncio.Task[Any]] = []
         if settings.run_workers:
             interval = settings.sweep_interval.total_seconds()
-            tasks.append(asyncio.create_task(run_forever(interval, services.maintenance.sweep, "expiry sweep")))
+            tasks.append(
+                asyncio.create_task(run_forever(interval, services.maintenance.sweep, "expiry sweep"))
+            )
             tasks.extend(asyncio.create_task(job()) for job in jobs)
         services.ready = True
         try:

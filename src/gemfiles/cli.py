@@ -40,7 +40,11 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="Interface to bind (GEMFILES_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (GEMFILES_PORT, default 8080).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory (GEMFILES_DATA_DIR, default ./.gemfiles).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Data directory (GEMFILES_DATA_DIR, default ./.gemfiles).",
+)
 @click.option("--public-url", help="Origin clients reach this server at (GEMFILES_PUBLIC_URL).")
 @click.option("--workers", type=int, help="Server processes sharing the port (GEMFILES_WORKERS, default 1).")
 def serve(
@@ -53,7 +57,13 @@ def serve(
 
     from gemfiles.app import create_app
 
-    overrides = {"host": host, "port": port, "data_dir": data_dir, "public_url": public_url, "workers": workers}
+    overrides = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "public_url": public_url,
+        "workers": workers,
+    }
     settings = _settings(**overrides)
     try:
         app = create_app(settings)

@@ -131,7 +131,9 @@ class QuotaExceeded(ResourceExhausted):
                 },
                 {
                     "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": "RATE_LIMIT_EXCEEDED" if metric != "project_storage_bytes" else "QUOTA_EXCEEDED",
+                    "reason": "RATE_LIMIT_EXCEEDED"
+                    if metric != "project_storage_bytes"
+                    else "QUOTA_EXCEEDED",
                     "domain": "gemfiles",
                     "metadata": {"quota_metric": metric},
                 },

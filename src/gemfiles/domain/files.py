@@ -47,7 +47,9 @@ class FileService:
         self.clock = clock
 
     async def get(self, project: str, file_id: str) -> FileRecord:
-        record = await self.meta.get_file(project, file_id, self.clock.now()) if CUSTOM_ID.match(file_id) else None
+        record = (
+            await self.meta.get_file(project, file_id, self.clock.now()) if CUSTOM_ID.match(file_id) else None
+        )
         if record is None:
             raise FileNotAccessible(file_id)
         return record
@@ -65,7 +67,11 @@ class FileService:
         return Page(rows, encode_page_token(rows[-1]) if more and rows else None)
 
     async def delete(self, project: str, file_id: str) -> FileRecord:
-        record = await self.meta.delete_file(project, file_id, self.clock.now()) if CUSTOM_ID.match(file_id) else None
+        record = (
+            await self.meta.delete_file(project, file_id, self.clock.now())
+            if CUSTOM_ID.match(file_id)
+            else None
+        )
         if record is None:
             raise FileNotAccessible(file_id)
         return record

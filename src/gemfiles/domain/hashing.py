@@ -73,7 +73,9 @@ class ResumableSha256:
     def update(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         if view.nbytes:
-            buf = (ctypes.c_char * view.nbytes).from_buffer_copy(view) if not isinstance(data, bytes) else data
+            buf = (
+                (ctypes.c_char * view.nbytes).from_buffer_copy(view) if not isinstance(data, bytes) else data
+            )
             self._lib.SHA256_Update(self._ctx, buf, view.nbytes)
 
     def state(self) -> bytes:

@@ -47,7 +47,9 @@ class PartRef:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PartRef:
-        return cls(number=int(data["n"]), size=int(data["size"]), etag=data.get("etag", ""), key=data.get("key", ""))
+        return cls(
+            number=int(data["n"]), size=int(data["size"]), etag=data.get("etag", ""), key=data.get("key", "")
+        )
 
 
 @dataclass(slots=True)

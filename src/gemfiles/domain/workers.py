@@ -23,7 +23,9 @@ GC_LEASE_SECONDS = 300.0
 PROBE_LEASE_SECONDS = 600.0
 
 # A probe takes a file and its blob store and returns (state, facts, error) without touching the metadata.
-Prober = Callable[[FileRecord, BlobStore], Awaitable[tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]]]
+Prober = Callable[
+    [FileRecord, BlobStore], Awaitable[tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]]
+]
 
 
 @dataclass

@@ -24,17 +24,52 @@ supported file is ACTIVE at once and its facts are added in the background.
 from __future__ import annotations
 
 IMAGE = {
-    "image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "image/gif", "image/bmp",
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/gif",
+    "image/bmp",
     "image/tiff",
 }
 AUDIO = {
-    "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/mp3", "audio/mpeg", "audio/aiff",
-    "audio/x-aiff", "audio/aac", "audio/x-aac", "audio/ogg", "audio/flac", "audio/x-flac", "audio/m4a",
-    "audio/x-m4a", "audio/mp4", "audio/l16", "audio/opus", "audio/alaw", "audio/mulaw", "audio/webm",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/wave",
+    "audio/vnd.wave",
+    "audio/mp3",
+    "audio/mpeg",
+    "audio/aiff",
+    "audio/x-aiff",
+    "audio/aac",
+    "audio/x-aac",
+    "audio/ogg",
+    "audio/flac",
+    "audio/x-flac",
+    "audio/m4a",
+    "audio/x-m4a",
+    "audio/mp4",
+    "audio/l16",
+    "audio/opus",
+    "audio/alaw",
+    "audio/mulaw",
+    "audio/webm",
 }
 VIDEO = {
-    "video/mp4", "video/mpeg", "video/mpg", "video/mov", "video/quicktime", "video/avi", "video/x-msvideo",
-    "video/x-flv", "video/webm", "video/wmv", "video/x-ms-wmv", "video/3gpp", "video/x-matroska",
+    "video/mp4",
+    "video/mpeg",
+    "video/mpg",
+    "video/mov",
+    "video/quicktime",
+    "video/avi",
+    "video/x-msvideo",
+    "video/x-flv",
+    "video/webm",
+    "video/wmv",
+    "video/x-ms-wmv",
+    "video/3gpp",
+    "video/x-matroska",
 }
 DOCUMENT = {
     "application/pdf",
@@ -61,9 +96,16 @@ DOCUMENT = {
 }
 # Documents that are text underneath: probed like text/* (line count, first line).
 TEXTUAL = {
-    "application/json", "application/rtf", "application/xml", "application/x-javascript",
-    "application/javascript", "application/x-typescript", "application/x-python-code", "application/x-python",
-    "application/x-sh", "application/x-yaml",
+    "application/json",
+    "application/rtf",
+    "application/xml",
+    "application/x-javascript",
+    "application/javascript",
+    "application/x-typescript",
+    "application/x-python-code",
+    "application/x-python",
+    "application/x-sh",
+    "application/x-yaml",
 }
 # text/* is accepted as a family (plain, html, css, csv, markdown, xml, x-python, x-c, ...).
 TEXT_FAMILY = "text/"

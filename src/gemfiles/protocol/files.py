@@ -26,7 +26,9 @@ async def list_files(request: Request) -> Response:
     origin = origin_of(request, services.settings)
     body: dict = {}
     if page.files:
-        body["files"] = [file_json(f, origin, allow_download=services.settings.allow_download) for f in page.files]
+        body["files"] = [
+            file_json(f, origin, allow_download=services.settings.allow_download) for f in page.files
+        ]
     if page.next_token:
         body["nextPageToken"] = page.next_token
     return json_response(body)
@@ -57,8 +59,11 @@ async def file_item(request: Request) -> Response:
         await services.files.delete(project, file_id)
         return json_response({})  # 200 with {}: the JS SDK parses the body, Python rejects 204
     record = await services.files.get(project, file_id)
-    return json_response(file_json(record, origin_of(request, services.settings),
-                                   allow_download=services.settings.allow_download))
+    return json_response(
+        file_json(
+            record, origin_of(request, services.settings), allow_download=services.settings.allow_download
+        )
+    )
 
 
 async def _download(request: Request, services: Services, project: str, file_id: str) -> Response:
@@ -84,14 +89,15 @@ async def _download(request: Request, services: Services, project: str, file_id:
         else:
             start = max(0, size - int(last))
         if start >= size or start >= end:
-            return Response(
-                b"", 416, headers={"Content-Range": f"bytes */{size}"}, media_type="text/plain"
-            )
+            return Response(b"", 416, headers={"Content-Range": f"bytes */{size}"}, media_type="text/plain")
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
     return StreamingResponse(
-        services.files.read(record, start, end), status_code=status, headers=headers, media_type=record.mime_type
+        services.files.read(record, start, end),
+        status_code=status,
+        headers=headers,
+        media_type=record.mime_type,
     )
 
 

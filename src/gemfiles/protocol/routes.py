@@ -69,7 +69,9 @@ def internal_routes() -> list[BaseRoute]:
 async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        body = error_body(405, f"Method {request.method} is not allowed on {request.url.path}.", "INVALID_ARGUMENT")
+        body = error_body(
+            405, f"Method {request.method} is not allowed on {request.url.path}.", "INVALID_ARGUMENT"
+        )
         return json_response(body, 405)
     if exc.status_code == 404:
         return error_response(NotFound(f"The requested URL {request.url.path} was not found on this server."))

@@ -94,12 +94,16 @@ async def _start(request: Request, services: Services) -> Response:
     project = await services.auth.project(request)
     commands = _commands(request)
     if commands != {"start"}:
-        raise InvalidArgument("The first request of a resumable upload must send X-Goog-Upload-Command: start.")
+        raise InvalidArgument(
+            "The first request of a resumable upload must send X-Goog-Upload-Command: start."
+        )
     meta = parse_file_metadata(
         parse_json_body(await _read_limited(request, services.settings.max_request_json_bytes), what="Upload")
     )
     mime_type = (
-        request.headers.get("x-goog-upload-header-content-type") or meta.get("mimeType") or "application/octet-stream"
+        request.headers.get("x-goog-upload-header-content-type")
+        or meta.get("mimeType")
+        or "application/octet-stream"
     )
     token, _session = await services.uploads.start(
         project,
@@ -143,7 +147,9 @@ async def _upload_url(request: Request, services: Services, token: str) -> Respo
     try:
         commands = _commands(request)
     except ApiError as exc:
-        raise upload_error(exc, "active" if session.status == "active" else "final", session.received) from None
+        raise upload_error(
+            exc, "active" if session.status == "active" else "final", session.received
+        ) from None
     if "start" in commands:
         raise upload_error(InvalidArgument("This upload has already started."), "active", session.received)
     if commands == {"query"}:
@@ -183,7 +189,9 @@ def _reply(request: Request, services: Services, reply: UploadReply) -> Response
 
 
 def _file(request: Request, services: Services, record: Any) -> dict[str, Any]:
-    return file_json(record, origin_of(request, services.settings), allow_download=services.settings.allow_download)
+    return file_json(
+        record, origin_of(request, services.settings), allow_download=services.settings.allow_download
+    )
 
 
 # One-shot uploads -----------------------------------------------------------------------------------
@@ -203,11 +211,15 @@ async def _one_shot(
         declared_size=meta.get("sizeBytes"),
     )
     try:
-        reply = await services.uploads.chunk(session, offset=0, finalize=True, upload=True, body=body, length=None)
+        reply = await services.uploads.chunk(
+            session, offset=0, finalize=True, upload=True, body=body, length=None
+        )
     except BaseException:
         await services.uploads.meta.cancel_session(session.token_digest, services.clock.now())
         raise
-    return json_response({"file": _file(request, services, reply.file)}, 200, {"X-Goog-Upload-Status": "final"})
+    return json_response(
+        {"file": _file(request, services, reply.file)}, 200, {"X-Goog-Upload-Status": "final"}
+    )
 
 
 async def _raw(request: Request, services: Services) -> Response:
@@ -221,7 +233,9 @@ async def _multipart(request: Request, services: Services) -> Response:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if not content_type.startswith(b"multipart/") or not boundary:
-        raise InvalidArgument("A multipart upload needs Content-Type multipart/related (or form-data) with a boundary.")
+        raise InvalidArgument(
+            "A multipart upload needs Content-Type multipart/related (or form-data) with a boundary."
+        )
     reader = _MultipartReader(request.stream(), boundary, services.settings.max_request_json_bytes)
     first = await reader.next_part()
     if first is None:

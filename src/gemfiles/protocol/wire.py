@@ -146,8 +146,16 @@ def parse_uint_header(value: str | None, header: str) -> int | None:
 # Fields of the File resource a client may send at creation; the rest are output-only and ignored.
 _FILE_INPUT = {"name", "displayName", "mimeType", "sizeBytes"}
 _FILE_OUTPUT = {
-    "createTime", "updateTime", "expirationTime", "sha256Hash", "uri", "downloadUri", "state", "source",
-    "error", "videoMetadata",
+    "createTime",
+    "updateTime",
+    "expirationTime",
+    "sha256Hash",
+    "uri",
+    "downloadUri",
+    "state",
+    "source",
+    "error",
+    "videoMetadata",
 }
 
 
@@ -164,7 +172,9 @@ def parse_file_metadata(body: Any) -> dict[str, Any]:
         raise InvalidArgument("Invalid JSON payload received. 'file' must be an object.")
     unknown = sorted((set(meta) - _FILE_INPUT - _FILE_OUTPUT) | extra)
     if unknown:
-        raise InvalidArgument(f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.')
+        raise InvalidArgument(
+            f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
+        )
     out: dict[str, Any] = {}
     for key in ("name", "displayName", "mimeType"):
         if meta.get(key) is not None:

@@ -163,7 +163,7 @@ class BlobStore(Protocol):
     ) -> PartRef:
         """Writes one part durably from a stream of blocks; returns its reference."""
 
-    async def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
+    def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
         """The bytes of a committed, not yet completed part (to recognise a re-sent chunk)."""
 
     async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
@@ -172,7 +172,7 @@ class BlobStore(Protocol):
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
         """Drops an upload's parts. Idempotent."""
 
-    async def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Streams bytes ``[start, end)`` of an object."""
 
     def reader(self, key: str) -> BinaryIO:

@@ -181,7 +181,7 @@ class LocalBlobStore:
     def reader(self, key: str) -> BinaryIO:
         parts = self._manifest(key)
         if len(parts) == 1:
-            return open(parts[0][0], "rb")  # noqa: SIM115 - the caller closes it
+            return open(parts[0][0], "rb")
         return io.BufferedReader(_ConcatReader(parts), buffer_size=READ_BLOCK)  # type: ignore[return-value]
 
     async def delete(self, key: str) -> None:
@@ -249,7 +249,7 @@ class _ConcatReader(io.RawIOBase):
         if index != self._index:
             if self._handle is not None:
                 self._handle.close()
-            self._handle = open(self._parts[index][0], "rb")  # noqa: SIM115
+            self._handle = open(self._parts[index][0], "rb")
             self._index = index
         assert self._handle is not None
         within = self._pos - self._starts[index]

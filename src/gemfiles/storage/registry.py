@@ -21,7 +21,7 @@ def open_blob_store(url: str) -> BlobStore:
 
         return LocalBlobStore.from_url(url)
     if scheme == "s3":
-        from gemfiles.storage.s3 import S3BlobStore  # type: ignore[import-not-found]
+        from gemfiles.storage.s3 import S3BlobStore
 
-        return S3BlobStore.from_url(url)  # type: ignore[no-any-return]
+        return S3BlobStore.from_url(url)
     raise ValueError(f"unsupported blob URL {url!r}: use file:///path or s3://bucket/prefix")

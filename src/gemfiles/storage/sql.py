@@ -35,6 +35,8 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -162,11 +164,10 @@ class SqlMetadataStore:
         return rows[0] if rows else None
 
     def _insert(self, table: Any) -> Any:
+        """INSERT with the dialect's ON CONFLICT support (both spell it the same)."""
         if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        return dialect_insert(table)
+            return sqlite_insert(table)
+        return postgresql_insert(table)
 
     # Files ---------------------------------------------------------------------------------------------
     async def get_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
