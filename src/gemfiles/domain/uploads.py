@@ -12,7 +12,7 @@ import asyncio
 import base64
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -234,9 +234,12 @@ class UploadService:
         hasher = None
         if self.resumable_hash:
             hasher = ResumableSha256(session.hash_state)
-        blocks = _blocks(body, room, lambda: self._check_room(session, room + 1), hasher)
+        observe = (
+            hasher.update if hasher is not None and getattr(self.blobs, "observes_blocks", False) else None
+        )
+        blocks = _blocks(body, room, lambda: self._check_room(session, room + 1), None if observe else hasher)
         try:
-            part = await self._put_part(session, blocks, length)
+            part = await self._put_part(session, blocks, length, observe)
         except OSError:
             # A finalize that completed meanwhile has moved the upload's parts away.
             latest = await self._settled(session)
@@ -282,17 +285,24 @@ class UploadService:
         raise self._bad_offset(latest, start)
 
     async def _put_part(
-        self, session: UploadSession, blocks: AsyncIterator[bytes], length: int | None
+        self,
+        session: UploadSession,
+        blocks: AsyncIterator[bytes],
+        length: int | None,
+        observe: Callable[[bytes], None] | None,
     ) -> PartRef:
+        extra = {"observe": observe} if observe is not None else {}
         if getattr(self.blobs, "detects_part_reuse", False):
             try:
                 return await self.blobs.put_part(
-                    session.upload_key, session.blob_state, session.next_part, blocks, length
+                    session.upload_key, session.blob_state, session.next_part, blocks, length, **extra
                 )
             except FileExistsError:
                 pass  # another attempt at this offset took the number (or a crash left its part): allocate
         number = await self.meta.allocate_part(session.token_digest)
-        return await self.blobs.put_part(session.upload_key, session.blob_state, number, blocks, length)
+        return await self.blobs.put_part(
+            session.upload_key, session.blob_state, number, blocks, length, **extra
+        )
 
     async def _matches_part(self, session: UploadSession, part: PartRef, body: AsyncIterator[bytes]) -> bool:
         """Whether ``body`` holds the bytes of a committed, not yet completed part."""

@@ -146,6 +146,9 @@ class BlobStore(Protocol):
     # used in this upload. The domain may then skip allocating a number for each chunk and try the
     # session's next one, allocating only after a clash (one metadata transaction less per chunk).
     detects_part_reuse: bool
+    # True when put_part takes ``observe``: a callable run on every block, in order, in the worker thread
+    # that writes it (the domain's running SHA-256 then costs no thread hand-off of its own).
+    observes_blocks: bool
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

@@ -147,6 +147,7 @@ class _Body:
 class S3BlobStore:
     # S3 overwrites a part of the same number silently: every attempt needs an allocated number.
     detects_part_reuse = False
+    observes_blocks = False  # blocks are hashed by the domain as they pass
 
     def __init__(
         self,
