@@ -23,8 +23,14 @@ $(JSDIR)/node_modules/.installed: $(JSDIR)/package.json $(JSDIR)/package-lock.js
 serve: $(STAMP)
 	$(BIN)/gemfiles serve
 
+# After the whole suite, the conformance suites again on two replicas (PostgreSQL + S3) behind a proxy that
+# alternates requests between them; `make test` fails if either run fails.
+REPLICA_TESTS := tests/conformance tests/e2e/test_replicated_server.py
+
 test: $(STAMP) $(JSDIR)/node_modules/.installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m pytest -p tests.e2e.replicas_plugin $(REPLICA_TESTS) -q || status=$$?; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -355,6 +356,7 @@ def test_request_with_unknown_key_in_keys_mode_is_invalid(server_factory: Callab
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env={**os.environ, **server.env},  # the server's own metadata store, whichever backend it is
         check=True,
         timeout=60,
     )
