@@ -3,15 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 JSDIR  := tests/conformance/js
 
 .PHONY: serve test bench lint typecheck clean venv
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The server alone needs only the runtime dependencies; the tests add the SDKs, PostgreSQL, SeaweedFS, ...
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -20,8 +26,8 @@ $(JSDIR)/node_modules/.installed: $(JSDIR)/package.json $(JSDIR)/package-lock.js
 	  cd $(JSDIR) && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
 	else echo "npm not found: the JS SDK conformance tests will be skipped"; fi
 
-serve: $(STAMP)
-	$(BIN)/gemfiles serve
+serve: $(RUNTIME_STAMP)
+	$(BIN)/gemfiles serve $(SERVE_ARGS)
 
 # After the whole suite, the conformance suites again on two replicas (PostgreSQL + S3) behind a proxy that
 # alternates requests between them; `make test` fails if either run fails.
