@@ -1,6 +1,8 @@
 """`make bench`: starts gemfiles on its embedded default and prints the figures the README quotes.
 
-    python -m bench [--upload-mib 1024] [--rss-mib 2048] [--gets 1000]
+    python -m bench [--upload-mib 1024] [--rss-mib 2048] [--gets 1000] [--no-scale-out]
+
+The scale-out rows (bench/scaleout.py) start their own PostgreSQL, SeaweedFS and two replicas.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from tests.e2e.services import ServiceError
+from tests.support import LiveServer
+
 from bench.files_api import MIB, bench_gets, bench_upload, rss_mib
 from bench.models import bench_model_ttfb
-from tests.support import LiveServer
+from bench.scaleout import bench_scale_out
 
 
 def main() -> None:
@@ -22,10 +27,17 @@ def main() -> None:
     parser.add_argument("--gets", type=int, default=1000, help="files.get calls per concurrency level")
     parser.add_argument("--video-mib", type=int, default=1024, help="size of the video for the model TTFB (0: skip)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument(
+        "--scale-out",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure PostgreSQL + SeaweedFS S3: upload vs boto3, files.get on 2 replicas vs 1",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="gemfiles-bench-", dir=Path.cwd()))
     rows: list[tuple[str, str, str]] = []
+    failed = ""
     try:
         server = LiveServer(work / "data", {"GEMFILES_MAX_FILE_BYTES": str(4 * 1024**3)})
         with server:
@@ -49,6 +61,12 @@ def main() -> None:
                              f"{result.seconds * 1000:,.0f} ms total"))
             if args.video_mib:
                 rows.extend(bench_model_ttfb(server.url, "bench-models", work, args.video_mib * MIB))
+        if args.scale_out:
+            try:
+                rows.extend(bench_scale_out(work / "scale-out", args.upload_mib))
+            except ServiceError as exc:
+                failed = f"scale-out benchmark not run: {exc}"
+                rows.append(("scale-out", "not run", str(exc).splitlines()[0][:100]))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -57,6 +75,8 @@ def main() -> None:
     print(f"{'-' * width}-|-{'-' * 14}-|------")
     for name, value, note in rows:
         print(f"{name.ljust(width)} | {value:>14} | {note}")
+    if failed:
+        raise SystemExit(failed)
 
 
 if __name__ == "__main__":
