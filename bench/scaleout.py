@@ -310,13 +310,16 @@ class UploadComparison:
 def compare_upload(dep: Deployment, size: int, order: str = "bggb") -> UploadComparison:
     """Uploads ``size`` bytes (one random 8 MiB block, again and again) in ``order``: b boto3, g gemfiles.
 
-    Nothing is deleted in between, so no background deletion runs during a later measurement.
+    Nothing is deleted in between, so no background deletion runs during a later measurement, and every
+    run starts with the page cache written back (``sync``): the bytes of one run are not flushed to disk
+    during the next.
     """
     block = os.urandom(CHUNK)
     client = boto3_client(dep.seaweed)
     server = dep.replicas[0]
     result = UploadComparison(size, [], [])
     for kind in order:
+        os.sync()
         _, stolen_before = machine_cpu()
         if kind == "b":
             key = f"baseline/{uuid.uuid4().hex}"
@@ -372,10 +375,11 @@ class GetsComparison:
 
 
 def compare_gets(dep: Deployment, total: int, clients: int, rounds: int) -> GetsComparison:
-    """Alternating rounds of one replica (all clients on it) and two (half on each); totals over the rounds."""
+    """Rounds of one replica (all clients on it) and two (half on each), in alternating order; totals."""
     first = dep.replicas[0]
     name, _ = resumable_upload(first.url, KEY, 64 * 1024, "text/plain", lambda offset, length: b"x" * length)
     wait_processed(first.url, name)
+    os.sync()  # what earlier uploads left in the page cache is not written back during the rounds
     for server in dep.replicas:  # warm-up: connection pools, caches, the first requests' imports
         warm = load([server], name, max(200, total // 10), clients)
         if warm.errors:
@@ -384,11 +388,12 @@ def compare_gets(dep: Deployment, total: int, clients: int, rounds: int) -> Gets
     ones: list[LoadResult] = []
     twos: list[LoadResult] = []
     one_cpu, two_cpu = CpuUse([0.0] * len(dep.replicas)), CpuUse([0.0] * len(dep.replicas))
-    for _ in range(rounds):
-        with meter.measure(one_cpu):
-            ones.append(load(dep.replicas[:1], name, total, clients))
-        with meter.measure(two_cpu):
-            twos.append(load(dep.replicas[:2], name, total, clients))
+    setups = [(1, ones, one_cpu), (2, twos, two_cpu)]
+    for number in range(rounds):
+        # one, two; two, one; one, two ...: neither setup always runs right after the other
+        for count, results, use in setups if number % 2 == 0 else setups[::-1]:
+            with meter.measure(use):
+                results.append(load(dep.replicas[:count], name, total, clients))
     one = _merge(ones, sum(r.seconds for r in ones))
     two = _merge(twos, sum(r.seconds for r in twos))
     if one.errors or two.errors:
