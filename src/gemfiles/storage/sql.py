@@ -105,7 +105,12 @@ class SqlMetadataStore:
             _sqlite_pragmas(self._sync_reader, None)
         else:
             self._writer = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-            self._reader = self._writer
+            # Reads are single statements: autocommit (no BEGIN/ROLLBACK around them) and no pre-ping, so a
+            # files.get is one round trip. A connection that died with the server fails one read, and the
+            # pool then drops every connection it holds.
+            self._reader = create_async_engine(
+                self.url, pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT", pool_recycle=600
+            )
 
     @classmethod
     def from_url(cls, url: str) -> SqlMetadataStore:
@@ -119,6 +124,8 @@ class SqlMetadataStore:
 
     async def close(self) -> None:
         await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
         if self._raw is not None:
             self._raw.close()
             self._raw = None
