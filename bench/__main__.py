@@ -23,9 +23,13 @@ from bench.scaleout import bench_scale_out
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--upload-mib", type=int, default=1024, help="size of the timed resumable upload")
-    parser.add_argument("--rss-mib", type=int, default=2048, help="size of the upload during which RSS is watched")
+    parser.add_argument(
+        "--rss-mib", type=int, default=2048, help="size of the upload during which RSS is watched"
+    )
     parser.add_argument("--gets", type=int, default=1000, help="files.get calls per concurrency level")
-    parser.add_argument("--video-mib", type=int, default=1024, help="size of the video for the model TTFB (0: skip)")
+    parser.add_argument(
+        "--video-mib", type=int, default=1024, help="size of the video for the model TTFB (0: skip)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument(
         "--scale-out",
@@ -45,20 +49,34 @@ def main() -> None:
             pid = server.proc.pid
             idle = rss_mib(pid)
             upload = bench_upload(server.url, pid, "bench", args.upload_mib * MIB)
-            rows.append((f"resumable upload, {args.upload_mib} MiB in 8 MiB chunks", f"{upload.mb_per_s:,.0f} MB/s",
-                         "SHA-256 + fsync included; target >= 600"))
+            rows.append(
+                (
+                    f"resumable upload, {args.upload_mib} MiB in 8 MiB chunks",
+                    f"{upload.mb_per_s:,.0f} MB/s",
+                    "SHA-256 + fsync included; target >= 600",
+                )
+            )
             if args.rss_mib:
                 big = bench_upload(server.url, pid, "bench-rss", args.rss_mib * MIB)
-                rows.append((f"server peak RSS during a {args.rss_mib} MiB upload", f"{big.peak_rss_mib:,.0f} MiB",
-                             f"idle {idle:,.0f} MiB; {big.mb_per_s:,.0f} MB/s; target < 100"))
+                rows.append(
+                    (
+                        f"server peak RSS during a {args.rss_mib} MiB upload",
+                        f"{big.peak_rss_mib:,.0f} MiB",
+                        f"idle {idle:,.0f} MiB; {big.mb_per_s:,.0f} MB/s; target < 100",
+                    )
+                )
             for clients in (1, 16):
                 result = bench_gets(server.url, "bench", upload.file_name, args.gets, clients)
                 if result.errors:
                     raise SystemExit(f"files.get: {result.errors} errors")
-                rows.append((f"files.get x{args.gets}, {clients} client(s)",
-                             f"{result.per_second:,.0f} req/s",
-                             f"p50 {result.p50:.2f} ms, p99 {result.percentile(99):.2f} ms; "
-                             f"{result.seconds * 1000:,.0f} ms total"))
+                rows.append(
+                    (
+                        f"files.get x{args.gets}, {clients} client(s)",
+                        f"{result.per_second:,.0f} req/s",
+                        f"p50 {result.p50:.2f} ms, p99 {result.percentile(99):.2f} ms; "
+                        f"{result.seconds * 1000:,.0f} ms total",
+                    )
+                )
             if args.video_mib:
                 rows.extend(bench_model_ttfb(server.url, "bench-models", work, args.video_mib * MIB))
         if args.scale_out:

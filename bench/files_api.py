@@ -133,5 +133,7 @@ def bench_gets(base_url: str, key: str, file_name: str, total: int, clients: int
     parts = urlsplit(base_url)
     path = f"/v1beta/{file_name}"
     return asyncio.run(
-        run_load(parts.hostname or "127.0.0.1", parts.port or 80, path, {"x-goog-api-key": key}, total, clients)
+        run_load(
+            parts.hostname or "127.0.0.1", parts.port or 80, path, {"x-goog-api-key": key}, total, clients
+        )
     )

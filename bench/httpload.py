@@ -59,7 +59,9 @@ async def _worker(host: str, port: int, request: bytes, count: int, latencies: l
     return errors
 
 
-async def run_load(host: str, port: int, path: str, headers: dict[str, str], total: int, clients: int) -> LoadResult:
+async def run_load(
+    host: str, port: int, path: str, headers: dict[str, str], total: int, clients: int
+) -> LoadResult:
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in headers.items())]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
     per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]

@@ -63,13 +63,24 @@ def wait_active(base_url: str, key: str, name: str, timeout: float = 600) -> flo
     raise TimeoutError(name)
 
 
-def time_to_first_byte(base_url: str, key: str, uri: str, mime_type: str, *, stream: bool, runs: int = 20) -> float:
+def time_to_first_byte(
+    base_url: str, key: str, uri: str, mime_type: str, *, stream: bool, runs: int = 20
+) -> float:
     """Median milliseconds from sending the request to the first byte of the answer's body."""
     parts = urlsplit(base_url)
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
     body = json.dumps(
-        {"contents": [{"role": "user", "parts": [{"fileData": {"fileUri": uri, "mimeType": mime_type}},
-                                                  {"text": "Describe this"}]}]}
+        {
+            "contents": [
+                {
+                    "role": "user",
+                    "parts": [
+                        {"fileData": {"fileUri": uri, "mimeType": mime_type}},
+                        {"text": "Describe this"},
+                    ],
+                }
+            ]
+        }
     ).encode()
     head = (
         f"POST /v1beta/models/gemini-2.5-flash:{method} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
@@ -103,8 +114,15 @@ def bench_model_ttfb(base_url: str, key: str, work: Path, size: int) -> list[tup
     unary = time_to_first_byte(base_url, key, uri, "video/x-matroska", stream=False)
     streamed = time_to_first_byte(base_url, key, uri, "video/x-matroska", stream=True)
     return [
-        (f"probe after upload, {label}", f"{probe_seconds * 1000:,.0f} ms",
-         f"PROCESSING -> ACTIVE; upload {real_size / upload_seconds / 1e6:,.0f} MB/s"),
-        (f"generateContent TTFB, inspect, {label}", f"{unary:,.1f} ms", "median of 20; target < 50 ms + probe"),
+        (
+            f"probe after upload, {label}",
+            f"{probe_seconds * 1000:,.0f} ms",
+            f"PROCESSING -> ACTIVE; upload {real_size / upload_seconds / 1e6:,.0f} MB/s",
+        ),
+        (
+            f"generateContent TTFB, inspect, {label}",
+            f"{unary:,.1f} ms",
+            "median of 20; target < 50 ms + probe",
+        ),
         (f"streamGenerateContent TTFB, inspect, {label}", f"{streamed:,.1f} ms", "median of 20"),
     ]

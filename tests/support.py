@@ -47,7 +47,7 @@ class LiveServer:
         )
         env.update(self.env)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's lifetime
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gemfiles", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
         )
