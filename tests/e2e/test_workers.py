@@ -29,7 +29,12 @@ def test_upload_across_worker_processes_keeps_the_digest(server_factory: Callabl
 def test_serve_refuses_emulator_controls_with_several_workers() -> None:
     env = {**os.environ, "GEMFILES_WORKERS": "2", "GEMFILES_EMULATOR_CONTROLS": "true"}
     result = subprocess.run(
-        [sys.executable, "-m", "gemfiles", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "gemfiles", "serve"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "emulator_controls needs workers=1" in result.stdout + result.stderr
