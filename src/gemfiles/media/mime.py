@@ -71,29 +71,6 @@ VIDEO = {
     "video/3gpp",
     "video/x-matroska",
 }
-DOCUMENT = {
-    "application/pdf",
-    "application/json",
-    "application/rtf",
-    "application/xml",
-    "application/x-javascript",
-    "application/javascript",
-    "application/x-typescript",
-    "application/x-python-code",
-    "application/x-python",
-    "application/x-sh",
-    "application/x-yaml",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.template",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-}
 # Documents that are text underneath: probed like text/* (line count, first line).
 TEXTUAL = {
     "application/json",
@@ -106,6 +83,20 @@ TEXTUAL = {
     "application/x-python",
     "application/x-sh",
     "application/x-yaml",
+}
+DOCUMENT = {
+    "application/pdf",
+    *TEXTUAL,
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
 }
 # text/* is accepted as a family (plain, html, css, csv, markdown, xml, x-python, x-c, ...).
 TEXT_FAMILY = "text/"
