@@ -1,3 +1,4 @@
 from gemfiles.cli import main
 
-main()
+if __name__ == "__main__":  # spawned child processes (the start-up migration) import this module too
+    main()
