@@ -47,26 +47,36 @@ class LiveServer:
         )
         env.update(self.env)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gemfiles", "serve"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
+        return self._launch(
+            [sys.executable, "-m", "gemfiles", "serve"], env, "/_internal/healthz", "server", timeout
         )
+
+    def _launch(
+        self,
+        command: list[str],
+        env: dict[str, str] | None,
+        ready_path: str,
+        what: str,
+        timeout: float,
+        *,
+        any_status: bool = False,
+    ) -> LiveServer:
+        """Starts ``command`` logging to ``log_path`` and waits until ``ready_path`` answers (200, or anything)."""
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"{what} exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/_internal/healthz", timeout=1).status_code == 200:
+                reply = httpx.get(f"{self.url}{ready_path}", timeout=1)
+                if any_status or reply.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"server did not become ready:\n{self.log()}")
+        raise RuntimeError(f"{what} did not become ready:\n{self.log()}")
 
     def log(self) -> str:
         try:

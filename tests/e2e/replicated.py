@@ -10,16 +10,12 @@ and ``start()`` act on the replicas and the proxy together; the same ports come 
 from __future__ import annotations
 
 import concurrent.futures
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import httpx
-
 from tests.e2e.services import shared_postgres, shared_seaweedfs
-from tests.support import ROOT, LiveServer
+from tests.support import LiveServer
 
 REPLICAS = 2
 
@@ -56,25 +52,16 @@ class ReplicatedServer(LiveServer):
         if any(failures):
             self.stop()
             raise next(failure for failure in failures if failure)
-        log = open(self.log_path, "ab")  # kept open for the process's lifetime
         command = [sys.executable, "-m", "tests.e2e.roundrobin", "--port", str(self.port)]
-        self.proc = subprocess.Popen(
+        self._launch(
             [*command, *(replica.url for replica in self.replicas)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            None,
+            "/_internal/livez",
+            "proxy",
+            timeout,
+            any_status=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"proxy exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                httpx.get(f"{self.url}/_internal/livez", timeout=1)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"proxy did not become ready:\n{self.log()}")
+        return self
 
     def log(self) -> str:
         logs = [f"--- replica {i} ---\n{replica.log()}" for i, replica in enumerate(self.replicas)]

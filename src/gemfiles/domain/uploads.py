@@ -234,9 +234,7 @@ class UploadService:
         hasher = None
         if self.resumable_hash:
             hasher = ResumableSha256(session.hash_state)
-        observe = (
-            hasher.update if hasher is not None and getattr(self.blobs, "observes_blocks", False) else None
-        )
+        observe = hasher.update if hasher is not None and self.blobs.observes_blocks else None
         blocks = _blocks(body, room, lambda: self._check_room(session, room + 1), None if observe else hasher)
         try:
             part = await self._put_part(session, blocks, length, observe)
@@ -292,7 +290,7 @@ class UploadService:
         observe: Callable[[bytes], None] | None,
     ) -> PartRef:
         extra = {"observe": observe} if observe is not None else {}
-        if getattr(self.blobs, "detects_part_reuse", False):
+        if self.blobs.detects_part_reuse:
             try:
                 return await self.blobs.put_part(
                     session.upload_key, session.blob_state, session.next_part, blocks, length, **extra
