@@ -27,7 +27,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
@@ -89,10 +89,12 @@ class _Group:
 
 
 class _Body:
-    """An async request body for aiohttp: the domain's blocks, counted, never rewound.
+    """An async request body for aiohttp: the domain's blocks, counted.
 
-    botocore calls ``seek(0)`` before every attempt; that is fine before the first byte and refused after
-    it, so a failed send is not retried with half a stream (the client re-sends the chunk instead).
+    botocore calls ``seek(0)`` before every attempt. A client's chunk cannot be read twice, so that is
+    refused after the first byte and a failed send is not retried with half a stream (the client re-sends
+    the chunk instead). A body joined from stored objects can be read again: given ``restart``, a rewind
+    starts a fresh stream from it and botocore's retry sends the whole part again.
 
     The body ends by itself after ``length`` bytes, without asking the source for more: aiohttp may still
     be finishing the body in its writer task when the reply is in. ``finish`` then runs the source to its
@@ -100,8 +102,15 @@ class _Body:
     SHA-256) is done before the caller goes on.
     """
 
-    def __init__(self, blocks: AsyncIterator[bytes], length: int) -> None:
+    def __init__(
+        self,
+        blocks: AsyncIterator[bytes],
+        length: int,
+        restart: Callable[[], AsyncIterator[bytes]] | None = None,
+    ) -> None:
         self._blocks = blocks
+        self._restart = restart
+        self._spent: list[AsyncIterator[bytes]] = []
         self.length = length
         self.size = 0
         self.started = False
@@ -111,8 +120,16 @@ class _Body:
         raise io.UnsupportedOperation("read")
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        if offset != 0 or whence != 0 or self.started:
-            raise io.UnsupportedOperation("a chunk's body cannot be rewound")
+        if offset != 0 or whence != 0:
+            raise io.UnsupportedOperation("a body can only be rewound to its start")
+        if self.started:
+            if self._restart is None:
+                raise io.UnsupportedOperation("a chunk's body cannot be rewound")
+            self._spent.append(self._blocks)
+            self._blocks = self._restart()
+            self.size = 0
+            self.started = False
+            self.error = None
         return 0
 
     def tell(self) -> int:
@@ -136,7 +153,18 @@ class _Body:
             self.error = exc
             raise
 
+    async def close(self) -> None:
+        """Closes every stream this body started, without reading them further."""
+        for blocks in [*self._spent, self._blocks]:
+            with contextlib.suppress(Exception):
+                await blocks.aclose()  # type: ignore[attr-defined]
+        self._spent.clear()
+
     async def finish(self) -> None:
+        for spent in self._spent:
+            with contextlib.suppress(Exception):
+                await spent.aclose()  # type: ignore[attr-defined]
+        self._spent.clear()
         async for block in self._blocks:
             if block:
                 self.size += len(block)
@@ -425,15 +453,21 @@ class S3BlobStore:
                         CopySourceRange=f"bytes={piece.start}-{piece.end - 1}",
                     )
                     return {"PartNumber": group.number, "ETag": reply["CopyPartResult"]["ETag"]}
-                body = _Body(self._stream_pieces(pieces), group.size)
-                reply = await s3.upload_part(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=group.number,
-                    Body=body,
-                    ContentLength=group.size,
+                body = _Body(
+                    self._stream_pieces(pieces), group.size, restart=lambda: self._stream_pieces(pieces)
                 )
+                try:
+                    reply = await s3.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=group.number,
+                        Body=body,
+                        ContentLength=group.size,
+                    )
+                except BaseException:
+                    await body.close()
+                    raise
                 await body.finish()
                 return {"PartNumber": group.number, "ETag": reply["ETag"]}
 
@@ -454,11 +488,19 @@ class S3BlobStore:
         can only be joined to their bytes afterwards. Costs a copy of the object; only clients that mix
         chunks of 5 MiB and more with smaller ones in the middle of an upload get here.
         """
+        final = self._final_key(upload_key) + ".j"
+        if not await self._exists(self._object_key(final)):
+            try:
+                await self._join_in_two_rounds(upload_key, upload_id, parts)
+            except Exception:
+                # Another request joined it first and may have removed what this one was reading.
+                if not await self._exists(self._object_key(final)):
+                    raise
+        await self._remove_parts_after_completion(upload_key)
+        return final
+
+    async def _join_in_two_rounds(self, upload_key: str, upload_id: str, parts: list[PartRef]) -> None:
         first = self._final_key(upload_key)
-        final = first + ".j"
-        if await self._exists(self._object_key(final)):
-            await self._remove_parts_after_completion(upload_key)
-            return final
         natives = [p for p in parts if not p.key]
         s3 = await self._s3()
         if not natives:
@@ -485,7 +527,7 @@ class S3BlobStore:
         groups = [
             _Group(number=i, pieces=chunk) for i, chunk in enumerate(_split(pieces, JOIN_TARGET), start=1)
         ]
-        target = self._object_key(final)
+        target = self._object_key(first + ".j")
         second = (await s3.create_multipart_upload(Bucket=self.bucket, Key=target))["UploadId"]
         try:
             await self._assemble(target, second, groups)
@@ -494,8 +536,6 @@ class S3BlobStore:
                 await s3.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=second)
             raise
         await self.delete(first)
-        await self._remove_parts_after_completion(upload_key)
-        return final
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
         await self._abort(upload_key, state.get("upload_id", ""))
