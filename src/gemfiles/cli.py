@@ -89,6 +89,7 @@ def serve(
         port=settings.port,
         loop="uvloop",
         http="httptools",
+        ws="none",  # no WebSocket routes: the protocol library is never loaded
         log_level=settings.log_level,
         access_log=settings.access_log,
         timeout_keep_alive=30,

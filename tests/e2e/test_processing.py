@@ -124,3 +124,56 @@ def test_image_is_active_at_once(live_server: LiveServer, api_key: str) -> None:
 
     assert uploaded["state"] == "ACTIVE"
     assert settle(live_server, api_key, uploaded["name"])["state"] == "ACTIVE"
+
+
+def _mapped_libraries(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as maps:
+        return maps.read()
+
+
+def test_media_is_decoded_in_child_processes_never_in_the_server(
+    live_server: LiveServer, api_key: str
+) -> None:
+    """Video, audio, image and PDF probes, from the worker and from a model call, all run in children: the
+    serving process never maps FFmpeg or Pillow (nor holds pypdf), whatever its clients upload."""
+    assert live_server.proc is not None
+    video = upload(
+        live_server, api_key, samples.video("mp4", "mpeg4", "aac", seconds=1.0, fps=25), "video/mp4"
+    )
+    assert settle(live_server, api_key, video["name"])["state"] == "ACTIVE"
+    image = upload(live_server, api_key, samples.image("PNG", 16, 9), "image/png")
+    pdf = upload(live_server, api_key, samples.pdf(["first page", "second"]), "application/pdf")
+    with httpx.Client(base_url=live_server.url, timeout=60, headers={"x-goog-api-key": api_key}) as client:
+        reply = client.post(
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            json={
+                "contents": [
+                    {
+                        "parts": [
+                            {"fileData": {"fileUri": image["uri"], "mimeType": "image/png"}},
+                            {"fileData": {"fileUri": pdf["uri"], "mimeType": "application/pdf"}},
+                            {
+                                "inlineData": {
+                                    "mimeType": "image/png",
+                                    "data": _b64(samples.image("PNG", 7, 5)),
+                                }
+                            },
+                            {"text": "describe"},
+                        ]
+                    }
+                ]
+            },
+        )
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()["candidates"][0]["content"]["parts"][0]["text"]
+    assert "Dimensions: 16x9" in answer and "Dimensions: 7x5" in answer and "Pages: 2" in answer
+
+    maps = _mapped_libraries(live_server.proc.pid)
+    assert "libavcodec" not in maps and "/av/" not in maps
+    assert "PIL" not in maps
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()

@@ -22,13 +22,13 @@ When the bytes are not what the MIME type says, video and audio end FAILED, with
 PDFs and text stay ACTIVE, as Google does not process them, and their facts record ``{"probe_error": ...}``
 (next to whatever could be read, e.g. a PDF's page count when only its text failed).
 
-Each probe runs in a worker thread on the blob store's blocking, seekable ``reader()`` and streams: see the
-docstrings of ``audiovisual`` (how PyAV reads through the file object), ``images`` and ``documents``.
+Each probe runs in a child process (``isolated``) on the blob store's blocking, seekable ``reader()`` and
+streams: see the docstrings of ``audiovisual`` (how PyAV reads through the file object), ``images`` and
+``documents``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, BinaryIO
 
 from gemfiles.domain.models import FileRecord, FileState
@@ -36,7 +36,7 @@ from gemfiles.media.facts import Facts, NotMedia
 from gemfiles.media.mime import AUDIO, IMAGE, VIDEO, base_type, is_text
 from gemfiles.storage.base import BlobStore
 
-__all__ = ["NotMedia", "ensure_facts", "ensure_facts_sync", "kind_of", "probe", "probe_sync"]
+__all__ = ["NotMedia", "kind_of", "not_media", "probe_handle", "probe_sync"]
 
 ProbeResult = tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]
 
@@ -89,7 +89,8 @@ def probe_handle(handle: BinaryIO, mime_type: str) -> Facts:
 
 
 def probe_sync(record: FileRecord, blobs: BlobStore) -> ProbeResult:
-    """(state, facts, error) for a file, without touching the metadata. Blocking: run it in a thread.
+    """(state, facts, error) for a file, without touching the metadata. Blocking, and meant for the child
+    process of ``isolated`` (the server calls ``isolated.Prober``).
 
     Errors reading the blob store itself (OSError) propagate: they say nothing about the bytes, and the
     worker records them.
@@ -101,35 +102,13 @@ def probe_sync(record: FileRecord, blobs: BlobStore) -> ProbeResult:
         with blobs.reader(record.blob_key) as handle:
             facts = probe_handle(handle, record.mime_type)
     except NotMedia as exc:
-        reason = str(exc)
-    else:
-        return FileState.ACTIVE, facts, None
-    if kind in ("video", "audio"):
+        return not_media(record, str(exc))
+    return FileState.ACTIVE, facts, None
+
+
+def not_media(record: FileRecord, reason: str) -> ProbeResult:
+    """The result for bytes the probe could not read: video and audio FAILED, anything else ACTIVE."""
+    if kind_of(record.mime_type) in ("video", "audio"):
         message = f"The file {record.name} could not be processed: {reason}."
         return FileState.FAILED, {"probe_error": reason}, {"code": INVALID_ARGUMENT, "message": message}
     return FileState.ACTIVE, {"probe_error": reason}, None
-
-
-async def probe(record: FileRecord, blobs: BlobStore) -> ProbeResult:
-    """The worker's prober (``Maintenance.probe_one``): ``probe_sync`` in a worker thread."""
-    return await asyncio.to_thread(probe_sync, record, blobs)
-
-
-def ensure_facts_sync(record: FileRecord, blobs: BlobStore) -> Facts:
-    """Blocking ``ensure_facts``, for code already in a worker thread."""
-    if record.facts is not None:
-        return record.facts
-    return probe_sync(record, blobs)[1] or {}
-
-
-async def ensure_facts(record: FileRecord, blobs: BlobStore) -> Facts:
-    """The facts about a file's bytes: the stored ones, or computed now if the background probe has not run.
-
-    For callers such as the inspector model backend, which may see a file between its upload and its probe
-    (an image or a text file is ACTIVE, and usable, at once). Pure: it neither writes the metadata nor changes
-    ``record``; the worker still stores its own result later. Bytes the probe rejects give
-    ``{"probe_error": ...}``; a file with no probe for its type gives ``{}``.
-    """
-    if record.facts is not None:
-        return record.facts
-    return await asyncio.to_thread(ensure_facts_sync, record, blobs)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -269,24 +268,16 @@ async def count_tokens(
 # The extension ----------------------------------------------------------------------
 
 
-def media_facts() -> tuple[FileFacts | None, InlineFacts | None]:
-    """The media layer's on-demand facts: for files used before the probe worker got to them (an image
-    is ACTIVE, and usable, at once), and for inline data. Stored facts are never recomputed."""
+def media_facts(settings: Any) -> tuple[FileFacts | None, InlineFacts | None]:
+    """The media layer's on-demand facts, each probed in a child process: for files used before the probe
+    worker got to them (an image is ACTIVE, and usable, at once), and for inline data. Stored facts are
+    never recomputed."""
     try:
-        from gemfiles.media.probe import NotMedia, ensure_facts, probe_handle
+        from gemfiles.media.isolated import Prober
     except ImportError:
         return None, None
-
-    def inline_sync(mime_type: str, data: bytes) -> dict[str, Any]:
-        try:
-            return dict(probe_handle(io.BytesIO(data), mime_type))
-        except NotMedia as exc:
-            return {"probe_error": str(exc)}
-
-    async def inline(mime_type: str, data: bytes) -> dict[str, Any] | None:
-        return await asyncio.to_thread(inline_sync, mime_type, data)
-
-    return ensure_facts, inline
+    prober = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds)
+    return prober.facts, prober.inline
 
 
 def extension(services: Services) -> tuple[list[tuple[str, Any, list[str]]], list[Callable[[], Any]]]:
@@ -294,7 +285,7 @@ def extension(services: Services) -> tuple[list[tuple[str, Any, list[str]]], lis
     from gemfiles.storage.interactions import open_interaction_store
 
     router = Router.from_settings(services.settings)  # a bad routing table fails at start-up
-    file_facts, inline_facts = media_facts()
+    file_facts, inline_facts = media_facts(services.settings)
     store = open_interaction_store(services.meta)
     calls = ModelCalls(
         services=services,

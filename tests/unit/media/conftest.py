@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -64,10 +65,11 @@ Probe = Callable[..., Awaitable[tuple[FileState, dict[str, object] | None, dict[
 
 @pytest.fixture
 def probe_bytes(store: Store, blobs: LocalBlobStore) -> Probe:
-    """``await probe_bytes(data, mime_type, parts=n)``: what the worker would store for those bytes."""
-    from gemfiles.media.probe import probe
+    """``await probe_bytes(data, mime_type, parts=n)``: what the worker would store for those bytes (the
+    probe itself, run here in a thread; ``test_isolated`` covers running it in a child)."""
+    from gemfiles.media.probe import probe_sync
 
     async def run(data: bytes, mime_type: str, parts: int = 1) -> tuple[FileState, dict | None, dict | None]:
-        return await probe(await store(data, mime_type, parts), blobs)
+        return await asyncio.to_thread(probe_sync, await store(data, mime_type, parts), blobs)
 
     return run

@@ -6,11 +6,16 @@ from dataclasses import replace
 
 import pytest
 
+from gemfiles.media.isolated import Prober
 from gemfiles.media.mime import AUDIO, VIDEO, is_supported, needs_processing, supported_types
-from gemfiles.media.probe import ensure_facts, ensure_facts_sync, kind_of
+from gemfiles.media.probe import kind_of
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.unit.media import samples
 from tests.unit.media.conftest import Store
+
+
+def facts_of(blobs: LocalBlobStore) -> Prober:
+    return Prober(f"file://{blobs.root}", 60)
 
 
 def test_only_video_and_audio_need_processing() -> None:
@@ -47,41 +52,38 @@ def test_kind_of_sorts_types_into_probes(mime_type: str, kind: str | None) -> No
     assert kind_of(mime_type) == kind
 
 
-async def test_ensure_facts_computes_them_for_a_file_not_probed_yet(
-    store: Store, blobs: LocalBlobStore
-) -> None:
+async def test_facts_computes_them_for_a_file_not_probed_yet(store: Store, blobs: LocalBlobStore) -> None:
     record = await store(samples.audio("wav", "pcm_s16le", 0.5, 8000, 1), "audio/wav")
     assert record.facts is None
 
-    facts = await ensure_facts(record, blobs)
+    facts = await facts_of(blobs).facts(record)
 
     assert facts["duration_seconds"] == pytest.approx(0.5)
     assert (facts["sample_rate"], facts["channels"]) == (8000, 1)
     assert record.facts is None  # pure: the caller's record is untouched, nothing is stored
 
 
-async def test_ensure_facts_returns_stored_facts_without_reading_the_bytes(
+async def test_facts_returns_stored_facts_without_reading_the_bytes(
     store: Store, blobs: LocalBlobStore
 ) -> None:
     record = await store(b"hello\n", "text/plain")
     await blobs.delete(record.blob_key)  # had it been read, this would fail
     stored = replace(record, facts={"line_count": 1, "first_line": "hello"})
 
-    assert await ensure_facts(stored, blobs) == {"line_count": 1, "first_line": "hello"}
-    assert ensure_facts_sync(stored, blobs) == {"line_count": 1, "first_line": "hello"}
+    assert await facts_of(blobs).facts(stored) == {"line_count": 1, "first_line": "hello"}
 
 
-async def test_ensure_facts_for_bytes_that_are_not_media_reports_the_probe_error(
+async def test_facts_for_bytes_that_are_not_media_reports_the_probe_error(
     store: Store, blobs: LocalBlobStore
 ) -> None:
     record = await store(b"not a video", "video/mp4")
 
-    facts = await ensure_facts(record, blobs)
+    facts = await facts_of(blobs).facts(record)
 
     assert set(facts) == {"probe_error"} and "not a readable video file" in facts["probe_error"]
 
 
-async def test_ensure_facts_for_a_type_without_a_probe_is_empty(store: Store, blobs: LocalBlobStore) -> None:
+async def test_facts_for_a_type_without_a_probe_is_empty(store: Store, blobs: LocalBlobStore) -> None:
     record = await store(b"PK\x03\x04", "application/vnd.ms-excel")
 
-    assert await ensure_facts(record, blobs) == {}
+    assert await facts_of(blobs).facts(record) == {}

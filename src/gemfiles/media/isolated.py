@@ -1,0 +1,179 @@
+"""Probes in a child process: untrusted bytes meet FFmpeg, pypdf and Pillow there, never in the server.
+
+Every probe (the background worker's, and the on-demand ones of model calls) runs in a fresh interpreter
+started for it (``python -m gemfiles.media.isolated``), which exits when the probe is done. So:
+
+* a decoder that crashes on a hostile file (a segfault in a codec, an out-of-memory kill) takes down only
+  its child: the probe fails with ``ProbeFailed`` and the server goes on;
+* a decoder that hangs is killed after ``timeout`` seconds (``GEMFILES_PROBE_TIMEOUT_SECONDS``);
+* the serving process never imports the media libraries (PyAV, pypdf, Pillow: 10-25 MiB each once
+  loaded), so its memory stays the size of the protocol it serves, and what a probe allocates is returned
+  to the system when its child exits.
+
+A child costs an interpreter start plus the import of the library its file needs (figures in the README).
+It is a plain subprocess rather than a ``multiprocessing`` one so that it never re-imports the parent's main
+module (which may be any program embedding the app). The request (a function's name and its arguments) goes
+in on stdin and the pickled outcome comes back on stdout; the child opens the blob store from its URL and
+reads the file through ``reader()``, the same blocking, seekable view the probes always used, so only facts
+cross the pipe (or inline data's bytes, on the way in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+from gemfiles.domain.models import FileRecord, FileState
+from gemfiles.media.facts import Facts
+from gemfiles.media.probe import ProbeResult, kind_of, not_media
+
+T = TypeVar("T")
+
+log = logging.getLogger("gemfiles.media")
+
+
+class ProbeFailed(Exception):
+    """The child died or ran out of time: nothing is known about the bytes."""
+
+
+class Prober:
+    """The server's probes, each in a child: of stored files (the background worker, and model calls that
+    meet a file before the worker did) and of inline data."""
+
+    def __init__(self, blob_url: str, timeout: float) -> None:
+        self.blob_url = blob_url
+        self.timeout = timeout
+
+    async def probe(self, record: FileRecord, blobs: Any = None) -> ProbeResult:
+        """(state, facts, error) for a stored file: the worker's prober (``Maintenance.probe_one``).
+
+        A child that crashes or overruns its time is reported like bytes that are not media (video and
+        audio end FAILED); an error reading the blob store (OSError) propagates, as it says nothing about
+        the bytes.
+        """
+        if kind_of(record.mime_type) is None:
+            return FileState.ACTIVE, {}, None  # nothing to read: no child
+        try:
+            return await asyncio.to_thread(
+                run_isolated, probe_stored, record, self.blob_url, timeout=self.timeout
+            )
+        except ProbeFailed as exc:
+            return not_media(record, f"the probe {exc}")
+
+    async def facts(self, record: FileRecord, blobs: Any = None) -> Facts:
+        """A file's facts: the stored ones, or computed now for a file the worker has not probed yet.
+
+        Pure: it neither writes the metadata nor changes ``record`` (the worker stores its own result
+        later). Bytes the probe rejects give ``{"probe_error": ...}``; a type with no probe gives ``{}``.
+        """
+        if record.facts is not None:
+            return record.facts
+        return (await self.probe(record))[1] or {}
+
+    async def inline(self, mime_type: str, data: bytes) -> dict[str, Any]:
+        """The facts of inline data in a model call."""
+        if kind_of(mime_type) is None:
+            return {}
+        try:
+            return await asyncio.to_thread(run_isolated, probe_bytes, mime_type, data, timeout=self.timeout)
+        except ProbeFailed as exc:
+            return {"probe_error": f"the probe {exc}"}
+
+
+def run_isolated(target: Callable[..., T], *args: Any, timeout: float) -> T:
+    """``target(*args)`` in a child process (blocking: call it from a worker thread).
+
+    ``target`` must be a module-level function, its arguments and result picklable. Its exceptions are
+    raised here again (as RuntimeError when they cannot be pickled); a child that dies or overruns
+    ``timeout`` (it is killed) raises ProbeFailed.
+    """
+    request = pickle.dumps((target.__module__, target.__qualname__, args), pickle.HIGHEST_PROTOCOL)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", __name__],
+            input=request,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ProbeFailed(f"gave no answer within {timeout:g} seconds") from None
+    if done.returncode != 0 or not done.stdout:
+        if done.stderr:
+            log.warning("probe child: %s", done.stderr.decode(errors="replace")[-2000:])
+        raise ProbeFailed(_death(done.returncode))
+    ok, value = pickle.loads(done.stdout)
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
+
+
+def _death(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode} without an answer"
+
+
+def _child() -> None:
+    """The child's side: one request on stdin, its pickled outcome on stdout."""
+    answer = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answer
+    module, qualname, args = pickle.loads(sys.stdin.buffer.read())
+    target: Any = importlib.import_module(module)
+    for name in qualname.split("."):
+        target = getattr(target, name)
+    try:
+        reply: tuple[bool, Any] = (True, target(*args))
+    except Exception as exc:  # the parent decides what an error means
+        reply = (False, exc)
+    try:
+        data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        data = pickle.dumps((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+    answer.write(data)
+    answer.close()
+
+
+# The probes, as run in the child ----------------------------------------------------------------------
+
+
+@cache
+def _blob_store(url: str) -> Any:
+    from gemfiles.storage.registry import open_blob_store
+
+    return open_blob_store(url)
+
+
+def probe_stored(record: FileRecord, blob_url: str) -> Any:
+    """``probe.probe_sync`` of a stored file (run in the child)."""
+    from gemfiles.media.probe import probe_sync
+
+    return probe_sync(record, _blob_store(blob_url))
+
+
+def probe_bytes(mime_type: str, data: bytes) -> dict[str, Any]:
+    """The facts of inline data (run in the child); bytes that are not their type give ``probe_error``."""
+    import io
+
+    from gemfiles.media.probe import NotMedia, probe_handle
+
+    try:
+        return dict(probe_handle(io.BytesIO(data), mime_type))
+    except NotMedia as exc:
+        return {"probe_error": str(exc)}
+
+
+if __name__ == "__main__":
+    _child()
