@@ -96,10 +96,12 @@ def run_isolated(target: Callable[..., T], *args: Any, timeout: float) -> T:
     raised here again (as RuntimeError when they cannot be pickled); a child that dies or overruns
     ``timeout`` (it is killed) raises ProbeFailed.
     """
-    request = pickle.dumps((target.__module__, target.__qualname__, args), pickle.HIGHEST_PROTOCOL)
+    request = pickle.dumps((sys.path, target.__module__, target.__qualname__, args), pickle.HIGHEST_PROTOCOL)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", __name__],
+            # -P: the working directory is not put on the path (a folder there could shadow a module);
+            # the child imports with the parent's path instead, sent with the request.
+            [sys.executable, "-P", "-m", __name__],
             input=request,
             capture_output=True,
             timeout=timeout,
@@ -130,7 +132,8 @@ def _child() -> None:
     """The child's side: one request on stdin, its pickled outcome on stdout."""
     answer = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answer
-    module, qualname, args = pickle.loads(sys.stdin.buffer.read())
+    path, module, qualname, args = pickle.loads(sys.stdin.buffer.read())
+    sys.path[:] = path
     target: Any = importlib.import_module(module)
     for name in qualname.split("."):
         target = getattr(target, name)
