@@ -228,6 +228,25 @@ async def test_complete_upload_leaves_nothing_but_the_object(blobs: BlobStore, b
     assert backend.leftovers() == []
 
 
+async def test_is_completed_only_once_the_parts_are_joined(blobs: BlobStore) -> None:
+    for layout in [(6 * MIB, MIB), (MIB, MIB, 6 * MIB, 77)]:  # in place, and in two rounds on S3
+        upload = await Upload.begin(blobs)
+        for data in chunks(*layout):
+            await upload.chunk(data)
+        assert not await blobs.is_completed(upload.key, upload.state)
+        await upload.complete()
+        assert await blobs.is_completed(upload.key, upload.state)
+
+
+async def test_a_part_for_a_completed_upload_is_refused_as_an_os_error(blobs: BlobStore) -> None:
+    """The domain tells a store's refusal (OSError) from the client's bytes: no other exception may leak."""
+    upload = await Upload.begin(blobs)
+    await upload.chunk(os.urandom(6 * MIB))
+    await upload.complete()
+    with pytest.raises(OSError):
+        await upload.put(os.urandom(6 * MIB))
+
+
 # Aborting --------------------------------------------------------------------------------------------------
 async def test_abort_upload_removes_every_part_and_is_idempotent(blobs: BlobStore, backend: Backend) -> None:
     upload = await Upload.begin(blobs)

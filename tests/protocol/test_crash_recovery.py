@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -9,7 +10,18 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from tests.protocol.uploading import get_file, list_names, new_upload, send, sha256_hash, upload_dir
+from gemfiles.domain.models import PartRef
+from gemfiles.storage.localdisk import LocalBlobStore
+from tests.protocol.uploading import (
+    assert_error,
+    get_file,
+    list_names,
+    new_upload,
+    send,
+    sha256_hash,
+    upload_dir,
+    upload_key,
+)
 from tests.support import LiveServer
 
 CHUNK = 256 * 1024
@@ -128,3 +140,75 @@ def test_upload_killed_between_requests_keeps_files_and_sessions(
         done = send(client, pending_url, "upload, finalize", pending[2 * CHUNK :], 2 * CHUNK)
         assert done.json()["file"]["sha256Hash"] == sha256_hash(pending)
         assert len(list_names(client, api_key)) == 2
+
+
+def _join_parts_as_a_finalize_would(server: LiveServer, url: str) -> None:
+    """What a finalize does before it records the file: the store joins the parts (the real code)."""
+    parts = sorted(
+        (
+            PartRef(number=int(p.name.split(".")[0]), size=p.stat().st_size)
+            for p in upload_dir(server.data_dir, url).iterdir()
+        ),
+        key=lambda part: part.number,
+    )
+    asyncio.run(LocalBlobStore(server.data_dir / "blobs").complete_upload(upload_key(url), {}, parts))
+
+
+def test_upload_killed_after_its_parts_were_joined_takes_no_more_bytes_and_finalizes(
+    server_factory: Callable[..., LiveServer], api_key: str
+) -> None:
+    """kill -9 inside a finalize, after the parts were joined and before the file was recorded. The session
+    is still active, but its parts are gone from the upload folder: a further chunk is refused (never a 500,
+    never a part outside the file), and finalize finishes the file from the joined parts."""
+    server = server_factory()
+    data = os.urandom(2 * CHUNK)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        url = new_upload(client, api_key, None)  # size undeclared: more chunks are allowed
+        assert send(client, url, "upload", data[:CHUNK], 0).status_code == 200
+        assert send(client, url, "upload", data[CHUNK:], CHUNK).status_code == 200
+    server.kill()
+    _join_parts_as_a_finalize_would(server, url)
+
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        query = send(client, url, "query")
+        assert query.headers["x-goog-upload-status"] == "active"
+        assert query.headers["x-goog-upload-size-received"] == str(2 * CHUNK)
+
+        more = send(client, url, "upload", b"more bytes", 2 * CHUNK)
+        assert_error(more, 400, "FAILED_PRECONDITION", "send X-Goog-Upload-Command: finalize")
+        assert more.headers["x-goog-upload-status"] == "active"
+        assert send(client, url, "query").headers["x-goog-upload-size-received"] == str(2 * CHUNK)
+
+        final = send(client, url, "finalize", b"", 2 * CHUNK)
+        assert final.status_code == 200, final.text
+        file = final.json()["file"]
+        assert (file["sizeBytes"], file["sha256Hash"]) == (str(len(data)), sha256_hash(data))
+        assert list_names(client, api_key) == [file["name"]]
+
+
+def test_a_chunk_the_blob_store_cannot_take_is_503_and_can_be_sent_again(
+    server_factory: Callable[..., LiveServer], api_key: str
+) -> None:
+    """The store failing (here: the upload's folder is not a folder any more) is the server's trouble, not
+    the client's: 503 UNAVAILABLE, the session unchanged, and the same chunk goes in once the store is back."""
+    server = server_factory()
+    data = os.urandom(2 * CHUNK + 10)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        url = new_upload(client, api_key, len(data))
+        assert send(client, url, "upload", data[:CHUNK], 0).status_code == 200
+        folder = upload_dir(server.data_dir, url)
+        aside = folder.with_name(folder.name + ".aside")
+        folder.rename(aside)
+        folder.write_bytes(b"")
+        try:
+            refused = send(client, url, "upload", data[CHUNK : 2 * CHUNK], CHUNK)
+            assert_error(refused, 503, "UNAVAILABLE", "Send it again")
+            assert refused.headers["x-goog-upload-status"] == "active"
+        finally:
+            folder.unlink()
+            aside.rename(folder)
+        assert send(client, url, "query").headers["x-goog-upload-size-received"] == str(CHUNK)
+        assert send(client, url, "upload", data[CHUNK : 2 * CHUNK], CHUNK).status_code == 200
+        final = send(client, url, "upload, finalize", data[2 * CHUNK :], 2 * CHUNK)
+        assert final.json()["file"]["sha256Hash"] == sha256_hash(data)

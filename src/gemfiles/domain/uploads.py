@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.hashing import ResumableSha256
@@ -28,11 +29,17 @@ from gemfiles.errors import (
     InvalidArgument,
     NotFound,
     ResourceExhausted,
+    Unavailable,
 )
 from gemfiles.media.mime import is_supported, needs_processing
 from gemfiles.storage.base import BlobStore, MetadataStore, PartUnreadable, SessionGone
 
+log = logging.getLogger("gemfiles.uploads")
+
 BLOCK_BYTES = 1024 * 1024
+# A chunk that finds its upload's parts joined waits this long for the finalizing request to record the file.
+JOINED_WAITS = 10
+JOINED_WAIT_SECONDS = 0.2
 MAX_DISPLAY_NAME = 512
 
 
@@ -238,12 +245,8 @@ class UploadService:
         blocks = _blocks(body, room, lambda: self._check_room(session, room + 1), None if observe else hasher)
         try:
             part = await self._put_part(session, blocks, length, observe)
-        except OSError:
-            # A finalize that completed meanwhile has moved the upload's parts away.
-            latest = await self._settled(session)
-            if latest.status == SessionStatus.ACTIVE and latest.received == start:
-                raise
-            raise _Overtaken() from None
+        except OSError as exc:
+            await self._store_failed(session, start, exc)
         if part.size == 0:
             return session
         if length is not None and part.size != length:
@@ -281,6 +284,41 @@ class UploadService:
                 if await _same_bytes_or_gone(ours, theirs):
                     return latest
         raise self._bad_offset(latest, start)
+
+    async def _store_failed(self, session: UploadSession, start: int, exc: OSError) -> NoReturn:
+        """Why the blob store refused a chunk, as the client should hear it.
+
+        A finalize that completed meanwhile has moved the upload's parts away: the chunk is answered as a
+        retry against the final session. A finalize still running in another process, or one interrupted
+        after joining the parts (a crash before the file was recorded), leaves the session active with its
+        parts joined: no byte can be added any more, and the client is told to finalize. Anything else is
+        the store failing (a full disk, S3 unreachable): 503, and the chunk can be sent again.
+        """
+        latest = await self._settled(session)
+        if latest.status != SessionStatus.ACTIVE or latest.received != start:
+            raise _Overtaken() from None
+        try:
+            joined = await self.blobs.is_completed(session.upload_key, session.blob_state)
+        except Exception:
+            joined = False
+        if joined:
+            for _ in range(JOINED_WAITS):
+                await asyncio.sleep(JOINED_WAIT_SECONDS)  # another process may be about to record the file
+                latest = await self._reload(session)
+                if latest.status != SessionStatus.ACTIVE or latest.received != start:
+                    raise _Overtaken() from None
+            raise upload_error(
+                FailedPrecondition(
+                    "The upload is being finalized and can take no more bytes: send "
+                    "X-Goog-Upload-Command: finalize to finish it."
+                ),
+                "active",
+                start,
+            ) from None
+        log.warning("the blob store did not take a chunk of upload %s: %s", session.file_id, exc)
+        raise upload_error(
+            Unavailable("The chunk could not be stored. Send it again."), "active", start
+        ) from None
 
     async def _put_part(
         self,

@@ -21,6 +21,10 @@ class PartUnreadable(Exception):
     """A store cannot read back a part of an unfinished upload (S3 multipart); its ``etag`` is its MD5."""
 
 
+class BlobStoreError(OSError):
+    """The blob store could not do what was asked (unreachable, refused): nothing says the bytes were bad."""
+
+
 class SessionGone(Exception):
     """The session was finished, cancelled or removed by another request in the meantime."""
 
@@ -171,6 +175,9 @@ class BlobStore(Protocol):
 
     async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
         """Joins the parts into one object and returns its key. Idempotent: a second call returns the same key."""
+
+    async def is_completed(self, upload_key: str, state: dict[str, Any]) -> bool:
+        """Whether ``complete_upload`` has joined this upload's parts (so it takes no more of them)."""
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
         """Drops an upload's parts. Idempotent."""

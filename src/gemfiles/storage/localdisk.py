@@ -195,6 +195,10 @@ class LocalBlobStore:
         _fsync_dir(target.parent)
         _fsync_dir(self._uploads)
 
+    async def is_completed(self, upload_key: str, state: dict[str, Any]) -> bool:
+        key = f"{upload_key[:2]}/{upload_key}"
+        return await asyncio.to_thread((self._object_dir(key) / _MANIFEST).exists)
+
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
         await asyncio.to_thread(shutil.rmtree, self._upload_dir(upload_key), True)
 

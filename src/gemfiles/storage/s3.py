@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import itertools
 import logging
@@ -29,13 +30,16 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from gemfiles.domain.models import PartRef
-from gemfiles.storage.base import PartUnreadable
+from gemfiles.storage.base import BlobStoreError, PartUnreadable
 
 log = logging.getLogger("gemfiles.storage.s3")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 MIN_PART = 5 * 1024 * 1024  # S3's minimum size of every part but the last
 MAX_PART_NUMBER = 10_000
@@ -172,6 +176,19 @@ class _Body:
                 raise self.error
 
 
+def _refusals_as_store_errors(method: F) -> F:
+    """S3's refusals and unreachability become BlobStoreError (an OSError), as the domain expects of a store."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, upload_key: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, upload_key, *args, **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise BlobStoreError(f"S3 did not do {method.__name__} for upload {upload_key}: {exc}") from exc
+
+    return cast(F, wrapper)
+
+
 class S3BlobStore:
     # S3 overwrites a part of the same number silently: every attempt needs an allocated number.
     detects_part_reuse = False
@@ -291,6 +308,7 @@ class S3BlobStore:
         reply = await s3.create_multipart_upload(Bucket=self.bucket, Key=key)
         return {"upload_id": reply["UploadId"]}
 
+    @_refusals_as_store_errors
     async def put_part(
         self,
         upload_key: str,
@@ -536,6 +554,10 @@ class S3BlobStore:
                 await s3.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=second)
             raise
         await self.delete(first)
+
+    async def is_completed(self, upload_key: str, state: dict[str, Any]) -> bool:
+        final = self._object_key(self._final_key(upload_key))
+        return await self._exists(final) or await self._exists(final + ".j")
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
         await self._abort(upload_key, state.get("upload_id", ""))
