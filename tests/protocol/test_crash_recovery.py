@@ -17,6 +17,7 @@ from tests.protocol.uploading import (
     get_file,
     list_names,
     new_upload,
+    object_dir,
     send,
     sha256_hash,
     upload_dir,
@@ -212,3 +213,29 @@ def test_a_chunk_the_blob_store_cannot_take_is_503_and_can_be_sent_again(
         assert send(client, url, "upload", data[CHUNK : 2 * CHUNK], CHUNK).status_code == 200
         final = send(client, url, "upload, finalize", data[2 * CHUNK :], 2 * CHUNK)
         assert final.json()["file"]["sha256Hash"] == sha256_hash(data)
+
+
+def test_a_finalize_the_blob_store_cannot_complete_is_503_and_can_be_sent_again(
+    server_factory: Callable[..., LiveServer], api_key: str
+) -> None:
+    server = server_factory()
+    data = os.urandom(2 * CHUNK)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        url = new_upload(client, api_key, len(data))
+        assert send(client, url, "upload", data[:CHUNK], 0).status_code == 200
+        shelf = object_dir(server.data_dir, url).parent  # where the joined upload goes: not a folder now
+        shelf.parent.mkdir(parents=True, exist_ok=True)
+        shelf.write_bytes(b"")
+        try:
+            refused = send(client, url, "upload, finalize", data[CHUNK:], CHUNK)
+            assert_error(refused, 503, "UNAVAILABLE", "Send the finalize command again")
+            assert refused.headers["x-goog-upload-status"] == "active"
+            assert list_names(client, api_key) == []
+        finally:
+            shelf.unlink()
+        query = send(client, url, "query")
+        assert query.headers["x-goog-upload-size-received"] == str(len(data))
+        final = send(client, url, "finalize", b"", len(data))
+        assert final.status_code == 200, final.text
+        assert final.json()["file"]["sha256Hash"] == sha256_hash(data)
+        assert list_names(client, api_key) == [final.json()["file"]["name"]]

@@ -401,7 +401,17 @@ class UploadService:
             if await self.meta.fail_session(session.token_digest, error.body()["error"], now):
                 raise upload_error(error, "final")
             return await self._reply_for(await self._reload(session))
-        blob_key = await self.blobs.complete_upload(session.upload_key, session.blob_state, session.parts)
+        try:
+            blob_key = await self.blobs.complete_upload(session.upload_key, session.blob_state, session.parts)
+        except OSError as exc:
+            # The store failed (a full disk, S3 unreachable); completing is idempotent, so finalize may be
+            # sent again as it is.
+            log.warning("the blob store did not complete upload %s: %s", session.file_id, exc)
+            raise upload_error(
+                Unavailable("The upload could not be completed. Send the finalize command again."),
+                "active",
+                session.received,
+            ) from None
         if session.hash_state is not None and self.resumable_hash:
             hex_digest = ResumableSha256(session.hash_state).hexdigest()
         elif session.received == 0:

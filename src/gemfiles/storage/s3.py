@@ -387,6 +387,7 @@ class S3BlobStore:
         async for block in self._get(self._part_key(upload_key, part), 0, part.size):
             yield block
 
+    @_refusals_as_store_errors
     async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
         final = self._final_key(upload_key)
         upload_id = state.get("upload_id", "")
