@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     run_workers: bool = True
     probe_concurrency: int = Field(1, ge=1, le=16)
     # A probe (a child process per file) that has not answered by then is killed and the file FAILED;
-    # below the worker's 600 s lease, so no other replica claims a file still being probed.
+    # below the worker's 600 s lease, so no other replica claims a file still being probed. The openai
+    # backend's decoding children get the same time.
     probe_timeout_seconds: float = Field(300.0, gt=0, le=500)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = False

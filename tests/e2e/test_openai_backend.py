@@ -16,6 +16,7 @@ import base64
 import io
 import json
 import math
+import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -467,6 +468,45 @@ def reset_peak_rss(pid: int) -> bool:
     return True
 
 
+class ChildPeak:
+    """The largest peak RSS among a process's children (the decoding children of the conversions), sampled
+    from /proc while they live."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self.seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for child in self._children():
+                try:
+                    self.peak = max(self.peak, peak_rss_mib(child))
+                    self.seen.add(child)
+                except (OSError, AssertionError):
+                    pass  # gone meanwhile
+            self._stop.wait(0.01)
+
+    def _children(self) -> list[int]:
+        pids: list[int] = []
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                pids.extend(int(p) for p in (task / "children").read_text().split())
+            except OSError:
+                pass
+        return pids
+
+    def __enter__(self) -> ChildPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("kind", ["pdf-200-pages", "video-10-minutes"])
 def test_server_peak_rss_stays_under_150_mib_while_converting(
@@ -489,13 +529,15 @@ def test_server_peak_rss_stays_under_150_mib_while_converting(
         file = upload(client, path, mime)
         after_upload = peak_rss_mib(pid)
         reset = reset_peak_rss(pid)
-        response = client.models.generate_content(model=TINY, contents=[file, "Describe"])
+        with ChildPeak(pid) as children:
+            response = client.models.generate_content(model=TINY, contents=[file, "Describe"])
         peak = peak_rss_mib(pid)
     assert response.text == "captured"
     body = validate_request(capture.body())
     print(f"{kind}: {path.stat().st_size / 2**20:.1f} MiB file, body {capture.body_size() / 2**20:.1f} MiB, "
           f"peak RSS after upload {after_upload:.1f} MiB, during generateContent {peak:.1f} MiB "
-          f"({'reset before the call' if reset else 'peak since start'})")  # fmt: skip
+          f"({'reset before the call' if reset else 'peak since start'}), "
+          f"decoding children {children.peak:.1f} MiB ({len(children.seen)} seen)")  # fmt: skip
     parts = body["messages"][0]["content"]
     if kind == "pdf-200-pages":
         assert "[Page 200]" in parts
@@ -503,6 +545,8 @@ def test_server_peak_rss_stays_under_150_mib_while_converting(
         assert sum(1 for p in parts if p["type"] == "image_url") == 32
         assert wav_seconds(parts[-2]) == pytest.approx(600.0, abs=1)
     assert peak < 150, f"peak RSS {peak:.1f} MiB"
+    assert children.seen, "the conversion decoded nothing in a child process"
+    assert children.peak < 150, f"peak RSS of a decoding child {children.peak:.1f} MiB"
 
 
 def test_capture_server_sees_content_length_bodies(capture: CaptureServer) -> None:

@@ -24,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar, cast
 
 from gemfiles.backends.base import InlineData, ModalityCount, ResolvedFile
 from gemfiles.backends.jsonbody import (
@@ -48,6 +49,9 @@ from gemfiles.backends.transcode import (
     sample_frames,
 )
 from gemfiles.errors import InvalidArgument
+from gemfiles.media.isolated import ProbeFailed, blob_store, run_isolated
+
+T = TypeVar("T")
 
 # OpenAI documents these image types for image_url parts; anything else is re-encoded.
 PASSTHROUGH_IMAGES = {"image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif"}
@@ -79,9 +83,34 @@ class ConvertOptions:
     audio_sample_rate: int = 16000  # of the wav we make (speech models resample to 16 kHz anyway)
     max_audio_seconds: float = 600.0  # longer audio (and video soundtracks) is cut here
     max_text_bytes: int = 4 * 1024 * 1024  # per text file, and per PDF's extracted text
+    decode_timeout: float = 300.0  # seconds a decoding child may take before it is killed
 
 
 # -- Sources: an uploaded file or inline bytes, seen the same way ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decodable:
+    """What the decoders (``transcode``) need of a source, picklable: they run in a child process that
+    opens the bytes itself, from the blob store's URL and the file's key, or from inline data's bytes."""
+
+    label: str
+    mime_type: str
+    facts: dict[str, Any]
+    blob_url: str | None = None
+    blob_key: str | None = None
+    data: bytes | None = None
+
+    @property
+    def base_type(self) -> str:
+        return _base_type(self.mime_type)
+
+    def reader(self) -> BinaryIO:
+        """Blocking and seekable (PyAV, Pillow, pypdf read through it)."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.blob_url is not None and self.blob_key is not None
+        return cast(BinaryIO, blob_store(self.blob_url).reader(self.blob_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,25 +120,25 @@ class Source:
     size: int
     facts: dict[str, Any]
     stream: ByteStream
-    reader: Callable[[], BinaryIO]
+    decodable: Decodable
 
     @classmethod
     def of_file(cls, file: ResolvedFile) -> Source:
         record = file.record
         facts = dict(record.facts or {})
-        return cls(record.name, record.mime_type, record.size_bytes, facts, file.open, file.reader)
+        decodable = Decodable(record.name, record.mime_type, facts, file.blobs.url, record.blob_key)
+        return cls(record.name, record.mime_type, record.size_bytes, facts, file.open, decodable)
 
     @classmethod
     def of_inline(cls, inline: InlineData) -> Source:
         data = inline.data
         facts = dict(getattr(inline, "facts", None) or {})
-        return cls(
-            "inline data", inline.mime_type, len(data), facts, bytes_stream(data), lambda: io.BytesIO(data)
-        )
+        decodable = Decodable("inline data", inline.mime_type, facts, data=data)
+        return cls("inline data", inline.mime_type, len(data), facts, bytes_stream(data), decodable)
 
     @property
     def base_type(self) -> str:
-        return self.mime_type.split(";", 1)[0].strip().lower()
+        return _base_type(self.mime_type)
 
     @property
     def kind(self) -> str:
@@ -190,7 +219,7 @@ async def _image(source: Source, options: ConvertOptions, out: Converted) -> Non
         mime = "image/jpeg" if source.base_type == "image/jpg" else source.base_type
         out.parts.append(image_part(mime, Base64Of(source.stream)))
     else:
-        mime, data = await asyncio.to_thread(reencode_image, source, options)
+        mime, data = await _decode(source, options, reencode_image, options)
         out.parts.append(image_part(mime, Base64Of(bytes_stream(data))))
     out.tokens.append(ModalityCount("IMAGE", TOKENS_PER_IMAGE))
 
@@ -204,7 +233,7 @@ async def _audio(source: Source, options: ConvertOptions, out: Converted) -> Non
         seconds = float(duration)
     else:
         spool = _spool(out)
-        seconds = await asyncio.to_thread(audio_to_wav, source, spool, options, None)
+        seconds = await _decode_into(spool, source, options, audio_to_wav, options, None)
         if seconds is None:
             raise InvalidArgument(f"{source.label} has no audio stream that can be decoded.")
         out.parts.append(audio_part("wav", Base64Of(spool_stream(spool))))
@@ -212,11 +241,11 @@ async def _audio(source: Source, options: ConvertOptions, out: Converted) -> Non
 
 
 async def _video(source: Source, options: ConvertOptions, out: Converted) -> None:
-    frames = await asyncio.to_thread(sample_frames, source, options)
+    frames = await _decode(source, options, sample_frames, options)
     if not frames:
         raise InvalidArgument(f"{source.label} has no video frames that can be decoded.")
     spool = _spool(out)
-    seconds = await asyncio.to_thread(audio_to_wav, source, spool, options, "video")
+    seconds = await _decode_into(spool, source, options, audio_to_wav, options, "video")
     stamps = ", ".join(f"{t:.1f}s" for t, _ in frames)
     track = "; its audio track follows the frames" if seconds is not None else "; it has no audio track"
     about = f"[{source.label} ({source.base_type}): {len(frames)} frames at {stamps}{track}]"
@@ -231,13 +260,53 @@ async def _video(source: Source, options: ConvertOptions, out: Converted) -> Non
 
 async def _pdf(source: Source, options: ConvertOptions, out: Converted) -> None:
     spool = _spool(out)
-    pages = await asyncio.to_thread(pdf_to_text, source, spool, options.max_text_bytes)
+    pages = await _decode_into(spool, source, options, pdf_to_text, options.max_text_bytes)
     header = f"[{source.label} (application/pdf), {pages} pages, text extracted page by page]\n"
     out.parts.append(text_part(header, TextOf(spool_stream(spool), options.max_text_bytes * 2)))
     out.tokens.append(ModalityCount("DOCUMENT", pages * TOKENS_PER_PDF_PAGE))
 
 
 _CONVERTERS = {"text": _text, "image": _image, "audio": _audio, "video": _video, "pdf": _pdf}
+
+
+# -- Decoding, each in a child process ---------------------------------------------------------------------
+
+
+async def _decode(source: Source, options: ConvertOptions, decoder: Callable[..., T], *args: Any) -> T:
+    """``decoder(source, *args)`` in a child process: a decoder that crashes or hangs on hostile bytes takes
+    down only its child (``media.isolated``), and the client hears that the file cannot be decoded."""
+    return await _isolated(source, options, (), decoder, source.decodable, *args)
+
+
+async def _decode_into(
+    spool: BinaryIO, source: Source, options: ConvertOptions, decoder: Callable[..., T], *args: Any
+) -> T:
+    """``decoder(source, out, *args)`` in a child process, writing into ``spool`` (shared with the child)."""
+    fd = spool.fileno()
+    return await _isolated(source, options, (fd,), _writing_to, decoder, fd, source.decodable, *args)
+
+
+async def _isolated(
+    source: Source, options: ConvertOptions, fds: tuple[int, ...], target: Callable[..., T], *args: Any
+) -> T:
+    try:
+        return await asyncio.to_thread(
+            run_isolated, target, *args, timeout=options.decode_timeout, pass_fds=fds
+        )
+    except ProbeFailed as exc:
+        raise InvalidArgument(
+            f"{source.label} ({source.base_type}) could not be decoded for the model server: the decoder {exc}."
+        ) from None
+
+
+def _writing_to(decoder: Callable[..., T], fd: int, source: Decodable, *args: Any) -> T:
+    """Runs in the child: the parent's temporary file, under the same descriptor number, as the output."""
+    with os.fdopen(fd, "r+b", closefd=False) as out:
+        return decoder(source, out, *args)
+
+
+def _base_type(mime_type: str) -> str:
+    return mime_type.split(";", 1)[0].strip().lower()
 
 
 def _spool(out: Converted) -> BinaryIO:
@@ -269,6 +338,6 @@ async def estimate(source: Source, options: ConvertOptions) -> list[ModalityCoun
         return out
     if kind == "pdf":
         known = source.facts.get("pages")
-        pages = known if isinstance(known, int) else await asyncio.to_thread(count_pages, source)
+        pages = known if isinstance(known, int) else await _decode(source, options, count_pages)
         return [ModalityCount("DOCUMENT", pages * TOKENS_PER_PDF_PAGE)]
     return []

@@ -112,6 +112,7 @@ class OpenAIBackend:
                 getattr(settings, "openai_max_audio_seconds", defaults.max_audio_seconds)
             ),
             max_text_bytes=int(getattr(settings, "openai_max_text_bytes", defaults.max_text_bytes)),
+            decode_timeout=float(getattr(settings, "probe_timeout_seconds", defaults.decode_timeout)),
         )
         return cls(
             base_url,

@@ -1,4 +1,4 @@
-"""The blocking half of the conversions: PyAV, Pillow and pypdf, run in a worker thread.
+"""The blocking half of the conversions: PyAV, Pillow and pypdf, run in a child process (``convert``).
 
 Each reads the file through its seekable ``reader()`` and writes what it makes to a temporary file (or
 returns a few small JPEGs), so memory stays flat whatever the file's size: one decoded video frame, one
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from gemfiles.errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from gemfiles.backends.convert import ConvertOptions, Source
+    from gemfiles.backends.convert import ConvertOptions, Decodable
 
 # Headerless PCM types: the PyAV demuxer and its defaults (RFC 3551 rates).
 RAW_AUDIO = {"audio/l16": ("s16be", 16000), "audio/alaw": ("alaw", 8000), "audio/mulaw": ("mulaw", 8000)}
@@ -23,7 +23,7 @@ RAW_AUDIO = {"audio/l16": ("s16be", 16000), "audio/alaw": ("alaw", 8000), "audio
 SEEK_GAP_SECONDS = 2.0
 
 
-def reencode_image(source: Source, options: ConvertOptions) -> tuple[str, bytes]:
+def reencode_image(source: Decodable, options: ConvertOptions) -> tuple[str, bytes]:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -44,7 +44,7 @@ def reencode_image(source: Source, options: ConvertOptions) -> tuple[str, bytes]
         ) from None
 
 
-def audio_to_wav(source: Source, out: BinaryIO, options: ConvertOptions, kind: str | None) -> float | None:
+def audio_to_wav(source: Decodable, out: BinaryIO, options: ConvertOptions, kind: str | None) -> float | None:
     """Decodes the first audio stream into mono 16-bit wav; returns its seconds, or None if there is none."""
     import av
 
@@ -92,7 +92,7 @@ def audio_to_wav(source: Source, out: BinaryIO, options: ConvertOptions, kind: s
     return written / rate
 
 
-def pdf_to_text(source: Source, out: BinaryIO, limit: int) -> int:
+def pdf_to_text(source: Decodable, out: BinaryIO, limit: int) -> int:
     """Writes each page's text to ``out`` (UTF-8) with a page marker; returns the number of pages."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
@@ -139,7 +139,7 @@ def _forget_objects(reader: Any) -> None:
         cache.clear()
 
 
-def video_duration(source: Source, container: Any, stream: Any) -> float | None:
+def video_duration(source: Decodable, container: Any, stream: Any) -> float | None:
     if source.facts.get("duration_seconds") is not None:
         return float(source.facts["duration_seconds"])
     if container.duration is not None:
@@ -159,7 +159,7 @@ def frame_times(duration: float | None, rate: float, max_frames: int) -> list[fl
     return [duration * (i + 0.5) / max_frames for i in range(max_frames)]
 
 
-def sample_frames(source: Source, options: ConvertOptions) -> list[tuple[float, bytes]]:
+def sample_frames(source: Decodable, options: ConvertOptions) -> list[tuple[float, bytes]]:
     """(seconds, JPEG bytes) for each sampled frame, decoded one at a time."""
     import av
 
@@ -207,7 +207,7 @@ def to_jpeg(frame: Any, options: ConvertOptions) -> bytes:
     return buffer.getvalue()
 
 
-def count_pages(source: Source) -> int:
+def count_pages(source: Decodable) -> int:
     from pypdf import PdfReader
 
     try:

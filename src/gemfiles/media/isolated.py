@@ -89,12 +89,13 @@ class Prober:
             return {"probe_error": f"the probe {exc}"}
 
 
-def run_isolated(target: Callable[..., T], *args: Any, timeout: float) -> T:
+def run_isolated(target: Callable[..., T], *args: Any, timeout: float, pass_fds: tuple[int, ...] = ()) -> T:
     """``target(*args)`` in a child process (blocking: call it from a worker thread).
 
     ``target`` must be a module-level function, its arguments and result picklable. Its exceptions are
     raised here again (as RuntimeError when they cannot be pickled); a child that dies or overruns
-    ``timeout`` (it is killed) raises ProbeFailed.
+    ``timeout`` (it is killed) raises ProbeFailed. ``pass_fds`` stay open in the child under the same
+    numbers (e.g. a temporary file it writes a large result into).
     """
     request = pickle.dumps((sys.path, target.__module__, target.__qualname__, args), pickle.HIGHEST_PROTOCOL)
     try:
@@ -106,6 +107,7 @@ def run_isolated(target: Callable[..., T], *args: Any, timeout: float) -> T:
             capture_output=True,
             timeout=timeout,
             check=False,
+            pass_fds=pass_fds,
         )
     except subprocess.TimeoutExpired:
         raise ProbeFailed(f"gave no answer within {timeout:g} seconds") from None
@@ -153,7 +155,8 @@ def _child() -> None:
 
 
 @cache
-def _blob_store(url: str) -> Any:
+def blob_store(url: str) -> Any:
+    """The blob store at ``url``, opened once per process (for the blocking ``reader()`` of a child)."""
     from gemfiles.storage.registry import open_blob_store
 
     return open_blob_store(url)
@@ -163,7 +166,7 @@ def probe_stored(record: FileRecord, blob_url: str) -> Any:
     """``probe.probe_sync`` of a stored file (run in the child)."""
     from gemfiles.media.probe import probe_sync
 
-    return probe_sync(record, _blob_store(blob_url))
+    return probe_sync(record, blob_store(blob_url))
 
 
 def probe_bytes(mime_type: str, data: bytes) -> dict[str, Any]:

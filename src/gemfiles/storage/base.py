@@ -154,6 +154,10 @@ class BlobStore(Protocol):
     # that writes it (the domain's running SHA-256 then costs no thread hand-off of its own).
     observes_blocks: bool
 
+    @property
+    def url(self) -> str:
+        """The URL that opens this store again (``storage.registry.open_blob_store``), e.g. in a child process."""
+
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
 

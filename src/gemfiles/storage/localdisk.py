@@ -92,6 +92,10 @@ class LocalBlobStore:
         for path in (self._uploads, self._objects):
             path.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def url(self) -> str:
+        return f"file://{self.root}"
+
     @classmethod
     def from_url(cls, url: str) -> LocalBlobStore:
         return cls(Path(url.removeprefix("file://")))

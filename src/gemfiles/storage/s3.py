@@ -31,7 +31,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -215,6 +215,15 @@ class S3BlobStore:
         self._client_lock = asyncio.Lock()
         self._sync_client: Any = None
         self._sync_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        query = urlencode(
+            {"endpoint": self.endpoint_url, "region": self.region, "addressing": self.addressing_style}
+            if self.endpoint_url or self.region
+            else {"addressing": self.addressing_style}
+        )
+        return f"s3://{self.bucket}/{self.prefix}?{query}"
 
     @classmethod
     def from_url(cls, url: str) -> S3BlobStore:

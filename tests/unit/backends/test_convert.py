@@ -281,3 +281,18 @@ def test_video_decoding_uses_pyav_seek_on_a_real_container(tmp_path: Path) -> No
     with av.open(str(path)) as container:
         keyframes = [p.pts for p in container.demux(video=0) if p.is_keyframe]
     assert len(keyframes) == 2
+
+
+async def test_decoding_runs_in_a_child_that_is_killed_when_it_overruns(
+    tmp_path: Path, store_file: StoreFile
+) -> None:
+    """The decoders run in child processes (a crash or a hang on hostile bytes stays there): one that takes
+    longer than ``decode_timeout`` is killed and the file is refused as undecodable."""
+    path = media.write_video(tmp_path / "v.mp4", 2.0)
+    file = await store_file(path, "video/mp4")
+    with pytest.raises(
+        InvalidArgument, match="could not be decoded for the model server: the decoder gave no"
+    ):
+        await convert(Source.of_file(file), ConvertOptions(decode_timeout=0.01))
+    item = await convert(Source.of_file(file), ConvertOptions())  # the same file, given the time
+    assert sum(1 for part in await rendered(item) if part["type"] == "image_url") == 2

@@ -267,6 +267,12 @@ def test_from_settings_reads_the_openai_settings() -> None:
     )
 
 
+def test_from_settings_gives_decoding_children_the_probe_timeout() -> None:
+    backend = create(Settings(openai_base_url="http://127.0.0.1:9/v1", probe_timeout_seconds=42))
+    assert isinstance(backend, OpenAIBackend)
+    assert backend.options.decode_timeout == 42
+
+
 def test_from_settings_works_with_only_a_base_url() -> None:
     backend = OpenAIBackend.from_settings(
         SimpleNamespace(openai_base_url="http://h/v1", openai_timeout=timedelta(1))
