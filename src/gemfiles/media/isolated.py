@@ -113,9 +113,12 @@ def run_isolated(target: Callable[..., T], *args: Any, timeout: float, pass_fds:
         raise ProbeFailed(f"gave no answer within {timeout:g} seconds") from None
     if done.returncode != 0 or not done.stdout:
         if done.stderr:
-            log.warning("probe child: %s", done.stderr.decode(errors="replace")[-2000:])
+            log.warning("child process: %s", done.stderr.decode(errors="replace")[-2000:])
         raise ProbeFailed(_death(done.returncode))
-    ok, value = pickle.loads(done.stdout)
+    try:
+        ok, value = pickle.loads(done.stdout)
+    except Exception as exc:  # e.g. an exception class that cannot be rebuilt from its arguments
+        raise ProbeFailed(f"gave an answer that could not be read ({type(exc).__name__}: {exc})") from None
     if ok:
         return value  # type: ignore[no-any-return]
     raise value

@@ -57,6 +57,15 @@ def raise_unpicklable() -> None:
     raise Unpicklable()
 
 
+class NeedsTwoArguments(Exception):
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} and {second}")  # pickles, but cannot be rebuilt from its args
+
+
+def raise_unrebuildable() -> None:
+    raise NeedsTwoArguments("one", "two")
+
+
 def test_runs_the_function_in_another_process_and_returns_its_result() -> None:
     total, pid = run_isolated(add, 2, 3, timeout=30)
     assert total == 5 and pid != os.getpid()
@@ -92,6 +101,8 @@ def test_the_childs_exceptions_are_raised_again_in_the_parent() -> None:
         run_isolated(fail_reading, "/nowhere", timeout=30)
     with pytest.raises(RuntimeError, match="Unpicklable: cannot travel"):
         run_isolated(raise_unpicklable, timeout=30)
+    with pytest.raises(ProbeFailed, match="an answer that could not be read"):
+        run_isolated(raise_unrebuildable, timeout=30)
 
 
 # The server's probes ----------------------------------------------------------------------------------
