@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # below the worker's 600 s lease, so no other replica claims a file still being probed. The openai
     # backend's decoding children get the same time.
     probe_timeout_seconds: float = Field(300.0, gt=0, le=500)
+    # Address space of each of those children (MiB): a decompression bomb fails there, not the machine.
+    # Address space, not resident memory: a 1080p H.264 decode reserves about 300 MiB of it on 2 cores,
+    # and a decoder's threads (one per core) reserve more on bigger machines.
+    child_memory_mib: int = Field(4096, ge=256)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = False
 

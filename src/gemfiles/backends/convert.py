@@ -84,6 +84,7 @@ class ConvertOptions:
     max_audio_seconds: float = 600.0  # longer audio (and video soundtracks) is cut here
     max_text_bytes: int = 4 * 1024 * 1024  # per text file, and per PDF's extracted text
     decode_timeout: float = 300.0  # seconds a decoding child may take before it is killed
+    decode_memory_mib: int = 4096  # address space of a decoding child
 
 
 # -- Sources: an uploaded file or inline bytes, seen the same way ---------------------------------------
@@ -291,7 +292,12 @@ async def _isolated(
 ) -> T:
     try:
         return await asyncio.to_thread(
-            run_isolated, target, *args, timeout=options.decode_timeout, pass_fds=fds
+            run_isolated,
+            target,
+            *args,
+            timeout=options.decode_timeout,
+            memory_mib=options.decode_memory_mib,
+            pass_fds=fds,
         )
     except ProbeFailed as exc:
         raise InvalidArgument(

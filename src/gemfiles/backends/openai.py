@@ -113,6 +113,7 @@ class OpenAIBackend:
             ),
             max_text_bytes=int(getattr(settings, "openai_max_text_bytes", defaults.max_text_bytes)),
             decode_timeout=float(getattr(settings, "probe_timeout_seconds", defaults.decode_timeout)),
+            decode_memory_mib=int(getattr(settings, "child_memory_mib", defaults.decode_memory_mib)),
         )
         return cls(
             base_url,

@@ -5,7 +5,8 @@ started for it (``python -m gemfiles.media.isolated``), which exits when the pro
 
 * a decoder that crashes on a hostile file (a segfault in a codec, an out-of-memory kill) takes down only
   its child: the probe fails with ``ProbeFailed`` and the server goes on;
-* a decoder that hangs is killed after ``timeout`` seconds (``GEMFILES_PROBE_TIMEOUT_SECONDS``);
+* a decoder that hangs is killed after ``timeout`` seconds (``GEMFILES_PROBE_TIMEOUT_SECONDS``), and one
+  that balloons (a decompression bomb) meets the limit of its address space (``GEMFILES_CHILD_MEMORY_MIB``);
 * the serving process never imports the media libraries (PyAV, pypdf, Pillow: 10-25 MiB each once
   loaded), so its memory stays the size of the protocol it serves, and what a probe allocates is returned
   to the system when its child exits.
@@ -25,6 +26,7 @@ import importlib
 import logging
 import os
 import pickle
+import resource
 import signal
 import subprocess
 import sys
@@ -49,9 +51,10 @@ class Prober:
     """The server's probes, each in a child: of stored files (the background worker, and model calls that
     meet a file before the worker did) and of inline data."""
 
-    def __init__(self, blob_url: str, timeout: float) -> None:
+    def __init__(self, blob_url: str, timeout: float, memory_mib: int | None = None) -> None:
         self.blob_url = blob_url
         self.timeout = timeout
+        self.memory_mib = memory_mib
 
     async def probe(self, record: FileRecord, blobs: Any = None) -> ProbeResult:
         """(state, facts, error) for a stored file: the worker's prober (``Maintenance.probe_one``).
@@ -64,7 +67,12 @@ class Prober:
             return FileState.ACTIVE, {}, None  # nothing to read: no child
         try:
             return await asyncio.to_thread(
-                run_isolated, probe_stored, record, self.blob_url, timeout=self.timeout
+                run_isolated,
+                probe_stored,
+                record,
+                self.blob_url,
+                timeout=self.timeout,
+                memory_mib=self.memory_mib,
             )
         except ProbeFailed as exc:
             return not_media(record, f"the probe {exc}")
@@ -84,30 +92,41 @@ class Prober:
         if kind_of(mime_type) is None:
             return {}
         try:
-            return await asyncio.to_thread(run_isolated, probe_bytes, mime_type, data, timeout=self.timeout)
+            return await asyncio.to_thread(
+                run_isolated, probe_bytes, mime_type, data, timeout=self.timeout, memory_mib=self.memory_mib
+            )
         except ProbeFailed as exc:
             return {"probe_error": f"the probe {exc}"}
 
 
-def run_isolated(target: Callable[..., T], *args: Any, timeout: float, pass_fds: tuple[int, ...] = ()) -> T:
+def run_isolated(
+    target: Callable[..., T],
+    *args: Any,
+    timeout: float,
+    memory_mib: int | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> T:
     """``target(*args)`` in a child process (blocking: call it from a worker thread).
 
     ``target`` must be a module-level function, its arguments and result picklable. Its exceptions are
-    raised here again (as RuntimeError when they cannot be pickled); a child that dies or overruns
-    ``timeout`` (it is killed) raises ProbeFailed. ``pass_fds`` stay open in the child under the same
-    numbers (e.g. a temporary file it writes a large result into).
+    raised here again (as RuntimeError when they cannot be pickled); a child that dies, overruns
+    ``timeout`` (it is killed) or runs out of ``memory_mib`` of address space (a decompression bomb)
+    raises ProbeFailed. ``pass_fds`` stay open in the child under the same numbers (e.g. a temporary file
+    it writes a large result into).
     """
     request = pickle.dumps((sys.path, target.__module__, target.__qualname__, args), pickle.HIGHEST_PROTOCOL)
     try:
         done = subprocess.run(
             # -P: the working directory is not put on the path (a folder there could shadow a module);
             # the child imports with the parent's path instead, sent with the request.
-            [sys.executable, "-P", "-m", __name__],
+            [sys.executable, "-P", "-m", __name__, str(memory_mib or 0)],
             input=request,
             capture_output=True,
             timeout=timeout,
             check=False,
             pass_fds=pass_fds,
+            # Two malloc arenas, not eight per core: threads of a decoder then reserve little address space.
+            env={**os.environ, "MALLOC_ARENA_MAX": "2"},
         )
     except subprocess.TimeoutExpired:
         raise ProbeFailed(f"gave no answer within {timeout:g} seconds") from None
@@ -121,6 +140,8 @@ def run_isolated(target: Callable[..., T], *args: Any, timeout: float, pass_fds:
         raise ProbeFailed(f"gave an answer that could not be read ({type(exc).__name__}: {exc})") from None
     if ok:
         return value  # type: ignore[no-any-return]
+    if isinstance(value, MemoryError):
+        raise ProbeFailed(f"ran out of its {memory_mib} MiB of memory")
     raise value
 
 
@@ -137,6 +158,10 @@ def _child() -> None:
     """The child's side: one request on stdin, its pickled outcome on stdout."""
     answer = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answer
+    memory_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if memory_mib:
+        limit = memory_mib * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     path, module, qualname, args = pickle.loads(sys.stdin.buffer.read())
     sys.path[:] = path
     target: Any = importlib.import_module(module)
@@ -144,6 +169,8 @@ def _child() -> None:
         target = getattr(target, name)
     try:
         reply: tuple[bool, Any] = (True, target(*args))
+    except MemoryError:
+        reply = (False, MemoryError())  # the original may hold on to what filled the memory
     except Exception as exc:  # the parent decides what an error means
         reply = (False, exc)
     try:

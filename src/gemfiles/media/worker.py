@@ -20,7 +20,9 @@ IDLE_SECONDS = 0.2
 def extension(services: Any) -> tuple[list[tuple[str, Any, list[str]]], list[Callable[[], Any]]]:
     maintenance = services.maintenance
     settings = services.settings
-    probe = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds).probe
+    probe = Prober(
+        settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib
+    ).probe
 
     async def loop() -> None:
         while True:

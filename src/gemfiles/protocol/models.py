@@ -276,7 +276,7 @@ def media_facts(settings: Any) -> tuple[FileFacts | None, InlineFacts | None]:
         from gemfiles.media.isolated import Prober
     except ImportError:
         return None, None
-    prober = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds)
+    prober = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib)
     return prober.facts, prober.inline
 
 

@@ -267,10 +267,13 @@ def test_from_settings_reads_the_openai_settings() -> None:
     )
 
 
-def test_from_settings_gives_decoding_children_the_probe_timeout() -> None:
-    backend = create(Settings(openai_base_url="http://127.0.0.1:9/v1", probe_timeout_seconds=42))
+def test_from_settings_gives_decoding_children_the_probes_limits() -> None:
+    settings = Settings(
+        openai_base_url="http://127.0.0.1:9/v1", probe_timeout_seconds=42, child_memory_mib=999
+    )
+    backend = create(settings)
     assert isinstance(backend, OpenAIBackend)
-    assert backend.options.decode_timeout == 42
+    assert (backend.options.decode_timeout, backend.options.decode_memory_mib) == (42, 999)
 
 
 def test_from_settings_works_with_only_a_base_url() -> None:

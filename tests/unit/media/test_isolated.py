@@ -157,3 +157,14 @@ async def test_a_type_without_a_probe_starts_no_child(store: Store, blobs: Local
     record = await store(b"PK\x03\x04", "application/vnd.ms-excel")
     assert await prober(blobs, timeout=0.000001).probe(record) == (FileState.ACTIVE, {}, None)
     assert await prober(blobs, timeout=0.000001).inline("application/zip", b"PK") == {}
+
+
+def balloon(mib: int) -> int:
+    hoard = bytearray(mib * 1024 * 1024)
+    return len(hoard)
+
+
+def test_a_child_that_outgrows_its_memory_is_a_failed_probe() -> None:
+    assert run_isolated(balloon, 16, timeout=30, memory_mib=512) == 16 * 1024 * 1024
+    with pytest.raises(ProbeFailed, match="ran out of its 512 MiB of memory"):
+        run_isolated(balloon, 1024, timeout=30, memory_mib=512)
