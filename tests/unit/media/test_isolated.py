@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -13,57 +12,18 @@ from gemfiles.domain.models import FileState
 from gemfiles.media.isolated import ProbeFailed, Prober, run_isolated
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.unit.media import samples
+from tests.unit.media.children import (
+    add,
+    balloon,
+    chatty,
+    exit_quietly,
+    fail_reading,
+    hang,
+    raise_unpicklable,
+    raise_unrebuildable,
+    segfault,
+)
 from tests.unit.media.conftest import Store
-
-
-# What the children run: module-level, so that a child can import them.
-def add(a: int, b: int) -> tuple[int, int]:
-    return a + b, os.getpid()
-
-
-def chatty(text: str) -> str:
-    print("noise on stdout", flush=True)
-    os.write(1, b"raw noise on fd 1\n")
-    return text
-
-
-def segfault() -> None:
-    os.kill(os.getpid(), signal.SIGSEGV)
-
-
-def exit_quietly() -> None:
-    os._exit(0)
-
-
-def hang(pid_file: str) -> None:
-    Path(pid_file).write_text(str(os.getpid()))
-    time.sleep(600)
-
-
-def fail_reading(path: str) -> None:
-    raise FileNotFoundError(2, "No such file or directory", path)
-
-
-class Unpicklable(Exception):
-    def __init__(self) -> None:
-        super().__init__("cannot travel")
-        self.handle = lambda: None
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        raise TypeError("not picklable")
-
-
-def raise_unpicklable() -> None:
-    raise Unpicklable()
-
-
-class NeedsTwoArguments(Exception):
-    def __init__(self, first: str, second: str) -> None:
-        super().__init__(f"{first} and {second}")  # pickles, but cannot be rebuilt from its args
-
-
-def raise_unrebuildable() -> None:
-    raise NeedsTwoArguments("one", "two")
 
 
 def test_runs_the_function_in_another_process_and_returns_its_result() -> None:
@@ -157,11 +117,6 @@ async def test_a_type_without_a_probe_starts_no_child(store: Store, blobs: Local
     record = await store(b"PK\x03\x04", "application/vnd.ms-excel")
     assert await prober(blobs, timeout=0.000001).probe(record) == (FileState.ACTIVE, {}, None)
     assert await prober(blobs, timeout=0.000001).inline("application/zip", b"PK") == {}
-
-
-def balloon(mib: int) -> int:
-    hoard = bytearray(mib * 1024 * 1024)
-    return len(hoard)
 
 
 def test_a_child_that_outgrows_its_memory_is_a_failed_probe() -> None:
