@@ -20,14 +20,13 @@ from gemfiles.backends.base import InlineData, Message, Part, ResolvedFile
 from gemfiles.domain.files import FileService
 from gemfiles.domain.models import FileRecord, FileState
 from gemfiles.errors import FailedPrecondition, InvalidArgument
-from gemfiles.storage.base import BlobStore
 
 log = logging.getLogger("gemfiles.models")
 
 _FILE_AT_END = re.compile(r"(?:^|/)files/([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)$")
 
 # Facts for a file the media worker has not probed yet (an image used right after upload, say).
-FileFacts = Callable[[FileRecord, BlobStore], Awaitable[dict[str, Any] | None]]
+FileFacts = Callable[[FileRecord], Awaitable[dict[str, Any] | None]]
 InlineFacts = Callable[[str, bytes], Awaitable[dict[str, Any] | None]]
 
 
@@ -87,7 +86,7 @@ class ContentResolver:
                 f"The File {file_id} is not in an ACTIVE state and usage is not allowed."
             )
         if record.facts is None and self.file_facts is not None:
-            facts = await self._facts(self.file_facts(record, self.files.blobs))
+            facts = await self._facts(self.file_facts(record))
             record = dataclasses.replace(record, facts=facts)
         return ResolvedFile(record, self.files.blobs)
 

@@ -22,10 +22,8 @@ SWEEP_BATCH = 200
 GC_LEASE_SECONDS = 300.0
 PROBE_LEASE_SECONDS = 600.0
 
-# A probe takes a file and its blob store and returns (state, facts, error) without touching the metadata.
-Prober = Callable[
-    [FileRecord, BlobStore], Awaitable[tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]]
-]
+# A probe takes a file and returns (state, facts, error) without touching the metadata.
+Prober = Callable[[FileRecord], Awaitable[tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]]]
 
 
 @dataclass
@@ -88,7 +86,7 @@ class Maintenance:
         if record is None:
             return False
         try:
-            state, facts, error = await prober(record, self.blobs)
+            state, facts, error = await prober(record)
         except Exception as exc:  # a probe that crashes must not leave the file PROCESSING forever
             log.exception("probe of %s failed", record.name)
             state = FileState.FAILED if record.state == FileState.PROCESSING else record.state

@@ -56,7 +56,7 @@ class Prober:
         self.timeout = timeout
         self.memory_mib = memory_mib
 
-    async def probe(self, record: FileRecord, blobs: Any = None) -> ProbeResult:
+    async def probe(self, record: FileRecord) -> ProbeResult:
         """(state, facts, error) for a stored file: the worker's prober (``Maintenance.probe_one``).
 
         A child that crashes or overruns its time is reported like bytes that are not media (video and
@@ -77,7 +77,7 @@ class Prober:
         except ProbeFailed as exc:
             return not_media(record, f"the probe {exc}")
 
-    async def facts(self, record: FileRecord, blobs: Any = None) -> Facts:
+    async def facts(self, record: FileRecord) -> Facts:
         """A file's facts: the stored ones, or computed now for a file the worker has not probed yet.
 
         Pure: it neither writes the metadata nor changes ``record`` (the worker stores its own result
