@@ -50,6 +50,7 @@ from gemfiles.backends.transcode import (
 )
 from gemfiles.errors import InvalidArgument
 from gemfiles.media.isolated import ProbeFailed, blob_store, run_isolated
+from gemfiles.media.mime import base_type
 
 T = TypeVar("T")
 
@@ -104,7 +105,7 @@ class Decodable:
 
     @property
     def base_type(self) -> str:
-        return _base_type(self.mime_type)
+        return base_type(self.mime_type)
 
     def reader(self) -> BinaryIO:
         """Blocking and seekable (PyAV, Pillow, pypdf read through it)."""
@@ -139,7 +140,7 @@ class Source:
 
     @property
     def base_type(self) -> str:
-        return _base_type(self.mime_type)
+        return base_type(self.mime_type)
 
     @property
     def kind(self) -> str:
@@ -309,10 +310,6 @@ def _writing_to(decoder: Callable[..., T], fd: int, source: Decodable, *args: An
     """Runs in the child: the parent's temporary file, under the same descriptor number, as the output."""
     with os.fdopen(fd, "r+b", closefd=False) as out:
         return decoder(source, out, *args)
-
-
-def _base_type(mime_type: str) -> str:
-    return mime_type.split(";", 1)[0].strip().lower()
 
 
 def _spool(out: Converted) -> BinaryIO:

@@ -13,6 +13,7 @@ import wave
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gemfiles.errors import InvalidArgument
+from gemfiles.media.mime import parameters
 
 if TYPE_CHECKING:
     from gemfiles.backends.convert import ConvertOptions, Decodable
@@ -51,7 +52,7 @@ def audio_to_wav(source: Decodable, out: BinaryIO, options: ConvertOptions, kind
     raw = RAW_AUDIO.get(source.base_type)
     open_kwargs: dict[str, Any] = {}
     if raw is not None:
-        params = dict(p.strip().split("=", 1) for p in source.mime_type.split(";")[1:] if "=" in p)
+        params = parameters(source.mime_type)
         open_kwargs = {
             "format": raw[0],
             "options": {"sample_rate": params.get("rate", str(raw[1])), "ch_layout": "mono"},

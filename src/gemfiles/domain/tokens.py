@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from gemfiles.backends.base import Message, ModalityCount, ModelRequest, Part, Usage
+from gemfiles.media.mime import base_type
 
 IMAGE_TOKENS = 258
 PDF_PAGE_TOKENS = 258
@@ -47,7 +48,7 @@ def _seconds(facts: Mapping[str, Any]) -> int:
 def media_tokens(mime_type: str, size_bytes: int, facts: Mapping[str, Any] | None) -> tuple[Modality, int]:
     """The modality and token count of one file or inline blob."""
     facts = facts or {}
-    base = mime_type.split(";", 1)[0].strip().lower()
+    base = base_type(mime_type)
     if base.startswith("image/"):
         return "IMAGE", IMAGE_TOKENS
     if base.startswith("video/"):

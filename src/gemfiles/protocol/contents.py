@@ -20,6 +20,7 @@ from starlette.requests import Request
 from gemfiles.backends.base import InlineData
 from gemfiles.domain.contents import Draft, DraftPart, FileRef
 from gemfiles.errors import InvalidArgument
+from gemfiles.media.mime import base_type
 from gemfiles.protocol.wire import camel, parse_json_body
 from gemfiles.settings import Settings
 
@@ -101,7 +102,7 @@ def decode_base64(data: Any, mime_type: str, where: str, settings: Settings) -> 
     if not isinstance(data, str):
         raise InvalidArgument(f"Invalid value at '{where}' (TYPE_BYTES): expected a base64 string.")
     # Refuse an oversized inline PDF from its encoded length, before decoding it.
-    if mime_type.split(";", 1)[0].strip().lower() == "application/pdf":
+    if base_type(mime_type) == "application/pdf":
         approximate = len(data) * 3 // 4
         if approximate > settings.max_inline_pdf_bytes + 2:
             raise InvalidArgument(
