@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -433,6 +435,30 @@ async def test_migrate_again_is_a_no_op(meta: MetadataStore) -> None:
     record = await stored_file(meta, new_project())
     await meta.migrate()
     assert await meta.get_file(record.project, record.id, NOW) == record
+
+
+async def test_a_new_sqlite_database_being_written_by_another_process_still_opens(backend: Backend) -> None:
+    """Switching a new database to WAL while another connection holds its write lock is refused at once
+    by SQLite ("database is locked", no waiting): what replicas starting together on a fresh data
+    directory meet. The store waits for its turn instead."""
+    if not backend.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's journal mode")
+    url = backend.empty_database()
+    writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE elsewhere (x INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO elsewhere VALUES (1)")
+    release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    release.start()
+    store = open_metadata_store(url)
+    try:
+        await store.migrate()
+        record = await stored_file(store, new_project())
+        assert await store.get_file(record.project, record.id, NOW) == record
+    finally:
+        release.join()
+        writer.close()
+        await store.close()
 
 
 async def test_concurrent_migrations_of_an_empty_database_all_succeed(backend: Backend) -> None:

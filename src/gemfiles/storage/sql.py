@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -613,9 +614,9 @@ def _sqlite_pragmas(engine: Engine, begin: str | None) -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN, instead of pysqlite's own (late) one.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     if begin is not None:
@@ -623,6 +624,32 @@ def _sqlite_pragmas(engine: Engine, begin: str | None) -> None:
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             conn.exec_driver_sql(begin)
+
+
+def _enable_wal(cursor: Any, patience: float = 30.0) -> None:
+    """Puts the database in WAL mode (persistent: later connections find it so and change nothing).
+
+    Switching needs the database alone for an instant. When several processes open a new database at
+    once, SQLite may refuse the switch at once with "database is locked" instead of waiting (a connection
+    that would have to upgrade its read lock while another holds a write lock is not made to wait, which
+    could deadlock), so the switch is retried for up to ``patience`` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            mode = cursor.fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+                mode = cursor.fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+        except Exception as exc:
+            if "locked" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"could not put the SQLite database in WAL mode within {patience:g} s")
+        time.sleep(0.02)
 
 
 def _error_json(error: Any) -> dict[str, Any]:
