@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gemfiles.storage.base import BlobStore, MetadataStore
+from gemfiles.domain.ports import BlobStore, MetadataStore
 from gemfiles.storage.registry import open_blob_store, open_metadata_store
 from tests.e2e.services import Postgres, SeaweedS3, shared_postgres, shared_seaweedfs, stop_shared
 

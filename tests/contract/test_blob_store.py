@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gemfiles.domain.models import PartRef
-from gemfiles.storage.base import BlobStore
+from gemfiles.domain.ports import BlobStore
 from tests.contract.conftest import Backend
 
 MIB = 1024 * 1024

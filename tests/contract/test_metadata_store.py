@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from gemfiles.domain.models import FileRecord, FileState, PartRef, SessionStatus, UploadSession
+from gemfiles.domain.ports import MetadataStore, SessionGone
 from gemfiles.errors import AlreadyExists, QuotaExceeded
-from gemfiles.storage.base import MetadataStore, SessionGone
 from gemfiles.storage.registry import open_metadata_store
 from tests.contract.conftest import Backend
 

@@ -31,8 +31,8 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from PIL import Image
 
-from gemfiles.backends.base import Finished, Message, ModelRequest, Part
 from gemfiles.backends.openai import OpenAIBackend
+from gemfiles.domain.calls import Finished, Message, ModelRequest, Part
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.conformance.model_samples import wait_until_processed
 from tests.e2e.llama_server import (

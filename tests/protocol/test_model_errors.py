@@ -24,9 +24,9 @@ from google.genai._gaos.lib import compat_errors
 from starlette.testclient import TestClient
 
 from gemfiles.app import create_app
-from gemfiles.backends.base import ModelRequest, OutputEvent, TextDelta, Usage
 from gemfiles.backends.inspect import InspectBackend
 from gemfiles.backends.router import Router
+from gemfiles.domain.calls import ModelRequest, OutputEvent, TextDelta, Usage
 from gemfiles.errors import DeadlineExceeded, Unavailable
 from gemfiles.settings import Settings
 from tests.conformance.model_samples import wav

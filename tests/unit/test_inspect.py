@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gemfiles.backends.base import (
+from gemfiles.backends.inspect import HEADER, InspectBackend
+from gemfiles.backends.router import Router
+from gemfiles.domain.calls import (
     Finished,
     InlineData,
     Message,
-    ModelBackend,
     ModelRequest,
     Part,
     ResolvedFile,
     TextDelta,
 )
-from gemfiles.backends.inspect import HEADER, InspectBackend
-from gemfiles.backends.router import Router
 from gemfiles.domain.models import FileRecord
+from gemfiles.domain.ports import ModelBackend
 from gemfiles.settings import Settings
 
 

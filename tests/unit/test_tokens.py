@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gemfiles.backends.base import InlineData, Message, ModelRequest, Part, ResolvedFile
+from gemfiles.domain.calls import InlineData, Message, ModelRequest, Part, ResolvedFile
 from gemfiles.domain.models import FileRecord
 from gemfiles.domain.tokens import count_request, media_tokens, text_tokens, with_output
 

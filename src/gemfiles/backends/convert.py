@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypeVar, cast
 
-from gemfiles.backends.base import InlineData, ModalityCount, ResolvedFile
 from gemfiles.backends.jsonbody import (
     Base64Of,
     ByteStream,
@@ -48,9 +47,10 @@ from gemfiles.backends.transcode import (
     reencode_image,
     sample_frames,
 )
+from gemfiles.domain.calls import InlineData, ModalityCount, ResolvedFile
+from gemfiles.domain.mime import base_type
 from gemfiles.errors import InvalidArgument
 from gemfiles.media.isolated import ProbeFailed, blob_store, run_isolated
-from gemfiles.media.mime import base_type
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from gemfiles.backends.base import Finished, ModelRequest, OutputEvent, Part, TextDelta, Usage
+from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, Part, TextDelta, Usage
 from gemfiles.domain.tokens import count_request, with_output
 
 HEADER = (

@@ -31,7 +31,9 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from gemfiles.backends.base import (
+from gemfiles.backends.convert import CHARS_PER_TOKEN, Converted, ConvertOptions, Source, convert, estimate
+from gemfiles.backends.jsonbody import JsonString, file_stream, write_json
+from gemfiles.domain.calls import (
     Finished,
     Message,
     ModalityCount,
@@ -41,8 +43,6 @@ from gemfiles.backends.base import (
     TextDelta,
     Usage,
 )
-from gemfiles.backends.convert import CHARS_PER_TOKEN, Converted, ConvertOptions, Source, convert, estimate
-from gemfiles.backends.jsonbody import JsonString, file_stream, write_json
 from gemfiles.errors import ApiError, BadGateway, DeadlineExceeded, Unavailable
 
 log = logging.getLogger("gemfiles.backends.openai")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from gemfiles.backends.base import ModelBackend
+from gemfiles.domain.ports import ModelBackend
 
 log = logging.getLogger("gemfiles.models")
 

@@ -12,8 +12,8 @@ import math
 import wave
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from gemfiles.domain.mime import parameters
 from gemfiles.errors import InvalidArgument
-from gemfiles.media.mime import parameters
 
 if TYPE_CHECKING:
     from gemfiles.backends.convert import ConvertOptions, Decodable

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from gemfiles.backends.base import InlineData, Message, Part, ResolvedFile
+from gemfiles.domain.calls import InlineData, Message, Part, ResolvedFile
 from gemfiles.domain.files import FileService
 from gemfiles.domain.models import FileRecord, FileState
 from gemfiles.errors import FailedPrecondition, InvalidArgument

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from gemfiles.domain.clock import Clock, to_micros
 from gemfiles.domain.ids import CUSTOM_ID
 from gemfiles.domain.models import FileRecord, Page
+from gemfiles.domain.ports import BlobStore, MetadataStore
 from gemfiles.errors import FileNotAccessible, InvalidArgument
-from gemfiles.storage.base import BlobStore, MetadataStore
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100

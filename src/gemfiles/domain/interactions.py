@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 # Steps of "completed" interactions are final; "in_progress" ones are still streaming.
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
@@ -38,17 +38,3 @@ class InteractionRecord:
     usage: dict[str, Any] = field(default_factory=dict)
     # Request fields echoed back on GET (generation_config, input when include_input is asked, ...).
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class InteractionStore(Protocol):
-    async def put_interaction(self, record: InteractionRecord) -> None:
-        """Inserts or replaces the record (an in-progress stream is stored again when it ends)."""
-
-    async def get_interaction(
-        self, project: str, interaction_id: str, now: datetime
-    ) -> InteractionRecord | None:
-        """The unexpired interaction of this project, or None."""
-
-    async def delete_interaction(self, project: str, interaction_id: str, now: datetime) -> bool: ...
-
-    async def sweep_expired_interactions(self, now: datetime, limit: int) -> int: ...

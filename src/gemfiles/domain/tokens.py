@@ -19,8 +19,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from gemfiles.backends.base import Message, ModalityCount, ModelRequest, Part, Usage
-from gemfiles.media.mime import base_type
+from gemfiles.domain.calls import Message, ModalityCount, ModelRequest, Part, Usage
+from gemfiles.domain.mime import base_type
 
 IMAGE_TOKENS = 258
 PDF_PAGE_TOKENS = 258

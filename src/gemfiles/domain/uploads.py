@@ -21,7 +21,9 @@ from typing import Any, NoReturn
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_file_name, token_digest
+from gemfiles.domain.mime import is_supported, needs_processing
 from gemfiles.domain.models import FileRecord, FileSource, FileState, PartRef, SessionStatus, UploadSession
+from gemfiles.domain.ports import BlobStore, MetadataStore, PartUnreadable, SessionGone
 from gemfiles.errors import (
     AlreadyExists,
     ApiError,
@@ -31,8 +33,6 @@ from gemfiles.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from gemfiles.media.mime import is_supported, needs_processing
-from gemfiles.storage.base import BlobStore, MetadataStore, PartUnreadable, SessionGone
 
 log = logging.getLogger("gemfiles.uploads")
 

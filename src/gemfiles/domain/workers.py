@@ -14,7 +14,7 @@ from typing import Any
 
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.models import FileRecord, FileState, PartRef
-from gemfiles.storage.base import BlobStore, MetadataStore
+from gemfiles.domain.ports import BlobStore, MetadataStore
 
 log = logging.getLogger("gemfiles.workers")
 

@@ -29,8 +29,8 @@ from typing import Any, BinaryIO
 
 import av
 
+from gemfiles.domain.mime import base_type, parameters
 from gemfiles.media.facts import Facts, NotMedia
-from gemfiles.media.mime import base_type, parameters
 
 IO_BUFFER = 256 * 1024
 # Packets of the claimed stream tried before deciding that nothing in it decodes.

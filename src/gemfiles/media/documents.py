@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from gemfiles.domain.mime import parameters
 from gemfiles.media.facts import (
     FIRST_LINE_CHARS,
     BoundedReads,
@@ -25,7 +26,6 @@ from gemfiles.media.facts import (
     clip_line,
     first_nonblank_line,
 )
-from gemfiles.media.mime import parameters
 
 READ_BLOCK = 1024 * 1024
 PDF_TEXT_PAGES = 20

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
+from gemfiles.domain.mime import AUDIO, IMAGE, VIDEO, base_type, is_text
 from gemfiles.domain.models import FileRecord, FileState
+from gemfiles.domain.ports import BlobStore
 from gemfiles.media.facts import Facts, NotMedia
-from gemfiles.media.mime import AUDIO, IMAGE, VIDEO, base_type, is_text
-from gemfiles.storage.base import BlobStore
 
 __all__ = ["NotMedia", "kind_of", "not_media", "probe_handle", "probe_sync"]
 

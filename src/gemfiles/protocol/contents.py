@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from gemfiles.backends.base import InlineData
+from gemfiles.domain.calls import InlineData
 from gemfiles.domain.contents import Draft, DraftPart, FileRef
+from gemfiles.domain.mime import base_type
 from gemfiles.errors import InvalidArgument
-from gemfiles.media.mime import base_type
 from gemfiles.protocol.wire import camel, parse_json_body
 from gemfiles.settings import Settings
 

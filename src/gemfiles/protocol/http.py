@@ -11,9 +11,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gemfiles.domain.ports import MetadataStore
 from gemfiles.errors import ApiError, ApiKeyInvalid, PermissionDenied, error_body
 from gemfiles.settings import Settings
-from gemfiles.storage.base import MetadataStore
 
 log = logging.getLogger("gemfiles.protocol")
 

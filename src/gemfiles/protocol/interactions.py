@@ -20,7 +20,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gemfiles.backends.base import Finished, ModelRequest, TextDelta, Usage
+from gemfiles.domain.calls import Finished, ModelRequest, TextDelta, Usage
 from gemfiles.domain.contents import Draft
 from gemfiles.domain.interactions import FINAL_STATUSES, InteractionRecord, new_interaction_id
 from gemfiles.errors import ApiError, FailedPrecondition, InvalidArgument, NotFound

@@ -18,10 +18,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gemfiles.backends.base import Finished, ModelRequest, OutputEvent, TextDelta, Usage
 from gemfiles.backends.router import Route, Router
+from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, TextDelta, Usage
 from gemfiles.domain.contents import ContentResolver, FileFacts, InlineFacts
-from gemfiles.domain.interactions import InteractionStore
+from gemfiles.domain.ports import InteractionStore
 from gemfiles.errors import ApiError, InvalidArgument, NotFound, error_body
 from gemfiles.protocol.contents import content_text, generate_drafts, get, read_json, snake_keys
 from gemfiles.protocol.http import json_response

@@ -7,11 +7,11 @@ from typing import Any
 
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.files import FileService
+from gemfiles.domain.ports import BlobStore, MetadataStore
 from gemfiles.domain.uploads import UploadService
 from gemfiles.domain.workers import Maintenance
 from gemfiles.protocol.http import Authenticator
 from gemfiles.settings import Settings
-from gemfiles.storage.base import BlobStore, MetadataStore
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gemfiles.storage.base import BlobStore, MetadataStore
+from gemfiles.domain.ports import BlobStore, MetadataStore
 
 
 def open_metadata_store(url: str) -> MetadataStore:

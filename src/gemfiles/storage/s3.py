@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gemfiles.domain.models import PartRef
-from gemfiles.storage.base import BlobStoreError, PartUnreadable
+from gemfiles.domain.ports import BlobStoreError, PartUnreadable
 
 log = logging.getLogger("gemfiles.storage.s3")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])

@@ -51,8 +51,8 @@ from gemfiles.domain.models import (
     SessionStatus,
     UploadSession,
 )
+from gemfiles.domain.ports import ApiKeyRecord, GcItem, SessionGone
 from gemfiles.errors import AlreadyExists, QuotaExceeded
-from gemfiles.storage.base import ApiKeyRecord, GcItem, SessionGone
 from gemfiles.storage.schema import api_keys, blob_gc, files, project_usage, upload_sessions
 
 

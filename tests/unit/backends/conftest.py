@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gemfiles.backends.base import ResolvedFile
+from gemfiles.domain.calls import ResolvedFile
 from gemfiles.domain.models import FileRecord
 from gemfiles.storage.localdisk import LocalBlobStore
 

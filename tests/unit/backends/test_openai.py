@@ -15,17 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
-from gemfiles.backends.base import (
+from gemfiles.backends.openai import OpenAIBackend, create, generation_params
+from gemfiles.domain.calls import (
     Finished,
     InlineData,
     Message,
-    ModelBackend,
     ModelRequest,
     OutputEvent,
     Part,
     TextDelta,
 )
-from gemfiles.backends.openai import OpenAIBackend, create, generation_params
+from gemfiles.domain.ports import ModelBackend
 from gemfiles.errors import BadGateway, DeadlineExceeded, Unavailable
 from gemfiles.settings import Settings
 from tests.unit.backends import media

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from gemfiles.domain.mime import needs_processing
 from gemfiles.domain.models import FileRecord, FileState
-from gemfiles.media.mime import needs_processing
 from gemfiles.storage.localdisk import LocalBlobStore
 
 Store = Callable[..., Awaitable[FileRecord]]

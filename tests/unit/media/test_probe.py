@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
+from gemfiles.domain.mime import AUDIO, VIDEO, is_supported, needs_processing, supported_types
 from gemfiles.media.isolated import Prober
-from gemfiles.media.mime import AUDIO, VIDEO, is_supported, needs_processing, supported_types
 from gemfiles.media.probe import kind_of
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.unit.media import samples

@@ -1,4 +1,7 @@
-"""The two storage interfaces. Protocol and domain code see only these; backends are chosen by URL.
+"""The domain's ports: every adapter (storage, model backends, probers) implements one of these.
+
+The domain owns them and depends on nothing outside itself; adapters are chosen by URL or name in the
+composition root (``gemfiles.app``).
 
 ``MetadataStore``: files, upload sessions, quotas, keys and background-work queues. Every method that
 changes more than one row is one transaction, so quotas stay exact and nothing half-done is ever visible.
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, Usage
+from gemfiles.domain.interactions import InteractionRecord
 from gemfiles.domain.models import FileRecord, FileState, PartRef, ProjectUsage, UploadSession
 
 
@@ -194,3 +199,32 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Deletes an object. Idempotent."""
+
+
+@runtime_checkable
+class InteractionStore(Protocol):
+    async def put_interaction(self, record: InteractionRecord) -> None:
+        """Inserts or replaces the record (an in-progress stream is stored again when it ends)."""
+
+    async def get_interaction(
+        self, project: str, interaction_id: str, now: datetime
+    ) -> InteractionRecord | None:
+        """The unexpired interaction of this project, or None."""
+
+    async def delete_interaction(self, project: str, interaction_id: str, now: datetime) -> bool: ...
+
+    async def sweep_expired_interactions(self, now: datetime, limit: int) -> int: ...
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """One small Protocol: ``generate`` yields TextDelta events and ends with exactly one Finished."""
+
+    async def generate(self, request: ModelRequest) -> AsyncIterator[OutputEvent]:
+        yield Finished(Usage(0, 0))  # pragma: no cover - protocol signature
+
+    async def count_tokens(self, request: ModelRequest) -> Usage:
+        """Input tokens only (output_tokens is 0)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""The model backend interface: a request with resolved parts in, a stream of output events out.
+"""The model-call vocabulary: a request with resolved parts in, a stream of output events out.
 
 The protocol layer (generateContent, streamGenerateContent, countTokens, interactions) turns whatever
 shape the SDKs sent into a ``ModelRequest`` whose file parts are already resolved (owned by the caller's
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from gemfiles.domain.models import FileRecord
-from gemfiles.storage.base import BlobStore
+
+if TYPE_CHECKING:
+    from gemfiles.domain.ports import BlobStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +93,3 @@ class Finished:
 
 
 OutputEvent = TextDelta | Finished
-
-
-@runtime_checkable
-class ModelBackend(Protocol):
-    """One small Protocol: ``generate`` yields TextDelta events and ends with exactly one Finished."""
-
-    async def generate(self, request: ModelRequest) -> AsyncIterator[OutputEvent]:
-        yield Finished(Usage(0, 0))  # pragma: no cover - protocol signature
-
-    async def count_tokens(self, request: ModelRequest) -> Usage:
-        """Input tokens only (output_tokens is 0)."""
-        ...
-
-    async def close(self) -> None: ...
