@@ -25,8 +25,8 @@ from starlette.testclient import TestClient
 
 from gemfiles.app import create_app
 from gemfiles.backends.inspect import InspectBackend
-from gemfiles.backends.router import Router
 from gemfiles.domain.calls import ModelRequest, OutputEvent, TextDelta, Usage
+from gemfiles.domain.routing import ModelRouter
 from gemfiles.errors import DeadlineExceeded, Unavailable
 from gemfiles.settings import Settings
 from tests.conformance.model_samples import wav
@@ -408,8 +408,7 @@ class FailingBackend:
 def app_client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path, run_workers=False))
     with TestClient(app, headers={"x-goog-api-key": new_key()}) as client:
-        calls = app.state.services.extras["models"]
-        calls.router = Router(
+        app.state.services.generation.router = ModelRouter(
             [
                 ("down", "down"),
                 ("slow", "slow"),

@@ -1,8 +1,9 @@
 """The model-call vocabulary: a request with resolved parts in, a stream of output events out.
 
 The protocol layer (generateContent, streamGenerateContent, countTokens, interactions) turns whatever
-shape the SDKs sent into a ``ModelRequest`` whose file parts are already resolved (owned by the caller's
-project, unexpired, ACTIVE), and renders the events a backend yields. A backend never sees HTTP or wire
+shape the SDKs sent into ``Draft`` turns; the generation service (``domain.generation``) resolves their
+files (owned by the caller's project, unexpired, ACTIVE) into a ``ModelRequest`` for the backend the
+routing table names, and the protocol layer renders the events it yields. A backend never sees HTTP or wire
 JSON, so a new one (a ``gemini`` upstream, say) fits without touching the protocol layer.
 """
 
@@ -39,6 +40,25 @@ class InlineData:
     data: bytes
     # What the media layer learned from the bytes (as FileRecord.facts), when it could tell.
     facts: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file a request names, by uri or by name, before it is resolved (``domain.contents``)."""
+
+    uri: str
+    mime_type: str | None = None
+
+
+DraftPart = str | FileRef | InlineData
+
+
+@dataclass(slots=True)
+class Draft:
+    """One turn of a request before resolution: text, file references and inline bytes."""
+
+    role: Literal["user", "model"]
+    parts: list[DraftPart] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
