@@ -11,7 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
-from gemfiles.backends.registry import SettingsBackends
+from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
@@ -85,7 +85,7 @@ def model_calls(settings: Settings, files: FileService) -> GenerationService:
     Files used before the probe worker got to them (an image is ACTIVE, and usable, at once) and inline
     data get their media facts on demand, each probed in a child process; stored facts are never recomputed.
     """
-    router = ModelRouter.build(settings.models, SettingsBackends(settings))
+    router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
     prober = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib)
     resolver = ContentResolver(files, file_facts=prober.facts, inline_facts=prober.inline)
     return GenerationService(router, resolver)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gemfiles.backends.inspect import HEADER, InspectBackend
-from gemfiles.backends.registry import SettingsBackends
+from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.calls import (
     Finished,
     InlineData,
@@ -138,7 +138,7 @@ async def test_inline_data_and_turns_are_reported_in_order() -> None:
 
 def test_router_sends_each_model_to_the_first_matching_pattern() -> None:
     settings = Settings(models={"exact-model": "inspect", "gemini-*": "inspect"})
-    router = ModelRouter.build(settings.models, SettingsBackends(settings))
+    router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
     assert isinstance(router.backends["inspect"], ModelBackend)
     route = router.route("gemini-2.5-flash")
     assert route is not None and route.pattern == "gemini-*"
@@ -146,4 +146,6 @@ def test_router_sends_each_model_to_the_first_matching_pattern() -> None:
     assert router.route("gpt-4o") is None
     assert router.listed() == [("exact-model", "inspect")]
     defaults = Settings()
-    assert ModelRouter.build(defaults.models, SettingsBackends(defaults)).listed() == [("inspect", "inspect")]
+    assert ModelRouter.build(defaults.models, BackendCatalog(defaults.openai_options())).listed() == [
+        ("inspect", "inspect")
+    ]

@@ -32,7 +32,7 @@ import httpx
 
 from gemfiles.backends.convert import Converted, Source, convert, estimate
 from gemfiles.backends.jsonbody import JsonString, file_stream, write_json
-from gemfiles.backends.options import CONNECT_TIMEOUT_SECONDS, TIMEOUT_SECONDS, ConvertOptions
+from gemfiles.backends.options import ConvertOptions, OpenAIOptions
 from gemfiles.domain.calls import (
     Finished,
     Message,
@@ -50,6 +50,7 @@ log = logging.getLogger("gemfiles.backends.openai")
 
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY"}
 MAX_ERROR_BODY = 64 * 1024
+_DEFAULTS = OpenAIOptions()
 DONE: dict[str, Any] = {}  # marks the stream's "data: [DONE]"
 # generationConfig field (camelCase and snake_case, as the SDKs send either) -> chat-completions field.
 GENERATION_FIELDS = {
@@ -74,11 +75,11 @@ class OpenAIBackend:
         base_url: str,
         api_key: str | None = None,
         model: str | None = None,
-        timeout: float = TIMEOUT_SECONDS,
-        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        timeout: float = _DEFAULTS.timeout,
+        connect_timeout: float = _DEFAULTS.connect_timeout,
         *,
-        stream: bool = True,
-        include_usage: bool = True,
+        stream: bool = _DEFAULTS.stream,
+        include_usage: bool = _DEFAULTS.include_usage,
         options: ConvertOptions | None = None,
         convert_concurrency: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -89,7 +90,7 @@ class OpenAIBackend:
         self.timeout = float(timeout)
         self.stream = stream
         self.include_usage = include_usage
-        self.options = options or ConvertOptions()
+        self.options = options or _DEFAULTS.convert
         self._timeouts = httpx.Timeout(self.timeout, connect=min(float(connect_timeout), self.timeout))
         self._transport = transport
         self._client: httpx.AsyncClient | None = None

@@ -1,15 +1,12 @@
 """The openai backend's tunables and their defaults: the one home of these numbers.
 
-``Settings`` takes its ``openai_*`` defaults from here and the composition root passes the configured
-values back in, so a default is written once.
+``Settings`` takes its ``openai_*`` defaults from here and gives the configured values back as an
+``OpenAIOptions`` (``Settings.openai_options()``), so each default is written once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-TIMEOUT_SECONDS = 120.0  # a whole answer may take this long between two bytes
-CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +23,17 @@ class ConvertOptions:
     max_text_bytes: int = 4 * 1024 * 1024  # per text file, and per PDF's extracted text
     decode_timeout: float = 300.0  # seconds a decoding child may take before it is killed
     decode_memory_mib: int = 4096  # address space of a decoding child
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIOptions:
+    """The openai backend's configuration (``Settings.openai_options()`` fills it from GEMFILES_OPENAI_*)."""
+
+    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1; the backend cannot run without it
+    api_key: str | None = None
+    model: str | None = None  # upstream model name; empty: the name the client asked for
+    timeout: float = 120.0  # seconds without a byte from the upstream (first token or between two)
+    connect_timeout: float = 10.0
+    stream: bool = True  # stream from the upstream (needed for streamed answers to stream)
+    include_usage: bool = True  # ask for stream_options.include_usage
+    convert: ConvertOptions = ConvertOptions()
