@@ -127,10 +127,6 @@ class Converted:
     tokens: list[ModalityCount] = field(default_factory=list)
     spools: list[BinaryIO] = field(default_factory=list)
 
-    @property
-    def text_only(self) -> bool:
-        return all(part["type"] == "text" for part in self.parts)
-
     def close(self) -> None:
         for spool in self.spools:
             spool.close()
