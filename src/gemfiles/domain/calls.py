@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, Protocol
 
 from gemfiles.domain.models import FileRecord
 
-if TYPE_CHECKING:
-    from gemfiles.domain.ports import BlobStore
+
+class BlobReader(Protocol):
+    """What a resolved file needs of the blob store (``ports.BlobStore`` is one)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]: ...
+
+    def reader(self, key: str) -> BinaryIO: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +32,7 @@ class ResolvedFile:
     """An uploaded file a request refers to, with a way to stream its bytes from the blob store."""
 
     record: FileRecord
-    blobs: BlobStore
+    blobs: BlobReader
 
     def open(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         return self.blobs.open(self.record.blob_key, start, end)
