@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from gemfiles.domain.calls import Draft, Finished, TextDelta, Usage
+from gemfiles.domain.calls import Draft, Finished, OutputEvent, TextDelta, Usage
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.generation import Call, GenerationService
 from gemfiles.domain.interactions import FINAL_STATUSES, InteractionRecord, new_interaction_id
@@ -169,7 +169,7 @@ class InteractionService:
     async def _run(
         self,
         record: InteractionRecord,
-        events: AsyncGenerator[Any, None],
+        events: AsyncGenerator[OutputEvent, None],
         store: InteractionStore | None,
     ) -> AsyncGenerator[TextDelta, None]:
         texts: list[str] = []

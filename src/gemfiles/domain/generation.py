@@ -46,6 +46,10 @@ class GenerationService:
         """The route the table gives a model id, or None (the caller words the 404 for its API)."""
         return self.router.route(model)
 
+    def models(self) -> list[tuple[str, str]]:
+        """(model id, backend name) of the models listed by name (literal patterns, backends' own)."""
+        return self.router.listed()
+
     async def request(self, project: str, call: Call) -> ModelRequest:
         """The call with its files resolved, as a backend takes it."""
         messages = await self.resolver.resolve(project, call.drafts)

@@ -67,7 +67,7 @@ def model_json(name: str, backend: str) -> dict[str, Any]:
 async def list_models(request: Request) -> Response:
     services = services_of(request)
     await services.auth.project(request)
-    listed = services.generation.router.listed()
+    listed = services.generation.models()
     return json_response({"models": [model_json(name, backend) for name, backend in listed]})
 
 
