@@ -11,14 +11,23 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
+from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
+from gemfiles.domain.contents import ContentResolver
+from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.files import FileService
+from gemfiles.domain.generation import GenerationService
+from gemfiles.domain.routing import ModelRouter
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance, run_forever
+from gemfiles.media.isolated import Prober
+from gemfiles.protocol import interactions as interaction_api
+from gemfiles.protocol import models as model_api
 from gemfiles.protocol.http import Authenticator
 from gemfiles.protocol.routes import google_routes, http_exception, internal_routes
 from gemfiles.protocol.services import Services
 from gemfiles.settings import Settings
+from gemfiles.storage.interactions import open_interaction_store
 from gemfiles.storage.registry import open_blob_store, open_metadata_store
 
 log = logging.getLogger("gemfiles")
@@ -33,10 +42,6 @@ def default_extensions() -> list[Extension]:
         from gemfiles.media.worker import extension as media_extension
 
         extensions.append(media_extension)
-    with contextlib.suppress(ImportError):
-        from gemfiles.protocol.models import extension as models_extension  # type: ignore[import-not-found]
-
-        extensions.append(models_extension)
     return extensions
 
 
@@ -51,16 +56,39 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         file_ttl=settings.file_ttl,
         session_ttl=settings.upload_session_ttl,
     )
+    files = FileService(meta, blobs, clock)
+    generation = model_calls(settings, files)
+    interactions = InteractionService(
+        generation,
+        open_interaction_store(meta),
+        clock,
+        settings.interaction_ttl,
+        settings.max_inline_pdf_bytes,
+    )
     return Services(
         settings=settings,
         clock=clock,
         meta=meta,
         blobs=blobs,
         auth=Authenticator(settings, meta),
-        files=FileService(meta, blobs, clock),
+        files=files,
         uploads=UploadService(meta, blobs, clock, limits),
         maintenance=Maintenance(meta, blobs, clock),
+        generation=generation,
+        interactions=interactions,
     )
+
+
+def model_calls(settings: Settings, files: FileService) -> GenerationService:
+    """The model layer: the routing table's backends (a bad table fails here, at start-up) and the resolver.
+
+    Files used before the probe worker got to them (an image is ACTIVE, and usable, at once) and inline
+    data get their media facts on demand, each probed in a child process; stored facts are never recomputed.
+    """
+    router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
+    prober = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib)
+    resolver = ContentResolver(files, file_facts=prober.facts, inline_facts=prober.inline)
+    return GenerationService(router, resolver)
 
 
 def create_app(
@@ -88,6 +116,11 @@ def create_app(
             tasks.append(
                 asyncio.create_task(run_forever(interval, services.maintenance.sweep, "expiry sweep"))
             )
+            tasks.append(
+                asyncio.create_task(
+                    run_forever(interval, services.interactions.sweep_expired, "interaction sweep")
+                )
+            )
             tasks.extend(asyncio.create_task(job()) for job in jobs)
         services.ready = True
         try:
@@ -97,11 +130,13 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await services.generation.close()
             await services.meta.close()
             await services.blobs.close()
 
+    model_routes = [*model_api.routes(), *interaction_api.routes()]
     app = Starlette(
-        routes=[*google_routes(extra_routes), *internal_routes()],
+        routes=[*google_routes([*model_routes, *extra_routes]), *internal_routes()],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

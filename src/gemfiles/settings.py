@@ -15,7 +15,11 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gemfiles.backends.options import ConvertOptions, OpenAIOptions
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_OPENAI = OpenAIOptions()  # the openai backend's defaults, written once in backends/options.py
+_CONVERT = _OPENAI.convert
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -86,17 +90,18 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1
     openai_api_key: str | None = None
     openai_model: str | None = None  # upstream model name; empty: the name the client asked for
-    openai_timeout: Duration = timedelta(seconds=120)
-    openai_connect_timeout: Duration = timedelta(seconds=10)
-    openai_stream: bool = True  # stream from the upstream (needed for streamed answers to stream)
-    openai_include_usage: bool = True  # ask for stream_options.include_usage
-    # How files are converted for a server with no Files API (see backends/convert.py).
-    openai_frame_rate: float = Field(1.0, gt=0)  # video frames sampled per second
-    openai_max_frames: int = Field(32, ge=1, le=1024)  # per video; longer videos are sampled evenly
-    openai_frame_max_side: int = Field(768, ge=16)  # pixels
-    openai_audio_sample_rate: int = Field(16000, ge=8000)
-    openai_max_audio_seconds: Duration = timedelta(minutes=10)
-    openai_max_text_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    openai_timeout: Duration = timedelta(seconds=_OPENAI.timeout)
+    openai_connect_timeout: Duration = timedelta(seconds=_OPENAI.connect_timeout)
+    openai_stream: bool = _OPENAI.stream  # stream from the upstream (needed for streamed answers to stream)
+    openai_include_usage: bool = _OPENAI.include_usage  # ask for stream_options.include_usage
+    # How files are converted for a server with no Files API (see backends/convert.py); the defaults
+    # live with the backend (backends/options.py).
+    openai_frame_rate: float = Field(_CONVERT.frame_rate, gt=0)  # video frames sampled per second
+    openai_max_frames: int = Field(_CONVERT.max_frames, ge=1, le=1024)  # per video; sampled evenly
+    openai_frame_max_side: int = Field(_CONVERT.frame_max_side, ge=16)  # pixels
+    openai_audio_sample_rate: int = Field(_CONVERT.audio_sample_rate, ge=8000)
+    openai_max_audio_seconds: Duration = timedelta(seconds=_CONVERT.max_audio_seconds)
+    openai_max_text_bytes: int = Field(_CONVERT.max_text_bytes, ge=1024)
     # Google's inline limits: a whole model request over 100 MB, or an inline PDF over 50 MB, is refused.
     max_request_bytes: int = Field(100 * 1024**2, ge=1024)
     max_inline_pdf_bytes: int = Field(50 * 1024**2, ge=0)
@@ -117,6 +122,29 @@ class Settings(BaseSettings):
         if self.sweep_interval <= timedelta(0):
             raise ValueError("sweep_interval must be positive")
         return self
+
+    def openai_options(self) -> OpenAIOptions:
+        """The openai backend's configuration; its decoding children get the probes' limits."""
+        convert = ConvertOptions(
+            frame_rate=self.openai_frame_rate,
+            max_frames=self.openai_max_frames,
+            frame_max_side=self.openai_frame_max_side,
+            audio_sample_rate=self.openai_audio_sample_rate,
+            max_audio_seconds=self.openai_max_audio_seconds.total_seconds(),
+            max_text_bytes=self.openai_max_text_bytes,
+            decode_timeout=self.probe_timeout_seconds,
+            decode_memory_mib=self.child_memory_mib,
+        )
+        return OpenAIOptions(
+            base_url=self.openai_base_url,
+            api_key=self.openai_api_key,
+            model=self.openai_model,
+            timeout=self.openai_timeout.total_seconds(),
+            connect_timeout=self.openai_connect_timeout.total_seconds(),
+            stream=self.openai_stream,
+            include_usage=self.openai_include_usage,
+            convert=convert,
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -25,8 +25,8 @@ from starlette.testclient import TestClient
 
 from gemfiles.app import create_app
 from gemfiles.backends.inspect import InspectBackend
-from gemfiles.backends.router import Router
 from gemfiles.domain.calls import ModelRequest, OutputEvent, TextDelta, Usage
+from gemfiles.domain.routing import ModelRouter
 from gemfiles.errors import DeadlineExceeded, Unavailable
 from gemfiles.settings import Settings
 from tests.conformance.model_samples import wav
@@ -408,8 +408,7 @@ class FailingBackend:
 def app_client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path, run_workers=False))
     with TestClient(app, headers={"x-goog-api-key": new_key()}) as client:
-        calls = app.state.services.extras["models"]
-        calls.router = Router(
+        app.state.services.generation.router = ModelRouter(
             [
                 ("down", "down"),
                 ("slow", "slow"),
@@ -479,3 +478,26 @@ def test_backend_error_after_the_first_event_ends_the_stream_with_an_error(app_c
     }
     stored = app_client.get(f"/v1beta/interactions/{payloads[0]['interaction']['id']}").json()
     assert stored["status"] == "failed"
+
+
+class ClosingBackend(InspectBackend):
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_backends_are_closed_when_the_server_stops_without_workers(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, run_workers=False))
+    backend = ClosingBackend()
+    app.state.services.generation.router = ModelRouter([("*", "inspect")], {"inspect": backend})
+    with TestClient(app, headers={"x-goog-api-key": new_key()}) as client:
+        assert client.post("/v1beta/models/m:generateContent", json=TEXT_BODY).status_code == 200
+        assert not backend.closed
+    assert backend.closed
+
+
+def test_a_bad_routing_table_fails_at_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="GEMFILES_OPENAI_BASE_URL"):
+        create_app(Settings(data_dir=tmp_path, models={"*": "openai"}))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gemfiles.domain.calls import Draft, FileRef
 from gemfiles.domain.clock import ManualClock
-from gemfiles.domain.contents import ContentResolver, Draft, FileRef, file_id_of
+from gemfiles.domain.contents import ContentResolver, file_id_of
 from gemfiles.domain.files import FileService
 from gemfiles.domain.models import FileRecord, FileState, SessionStatus, UploadSession
 from gemfiles.errors import FailedPrecondition, FileNotAccessible, InvalidArgument

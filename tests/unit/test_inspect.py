@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gemfiles.backends.inspect import HEADER, InspectBackend
-from gemfiles.backends.router import Router
+from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.calls import (
     Finished,
     InlineData,
@@ -17,6 +17,7 @@ from gemfiles.domain.calls import (
 )
 from gemfiles.domain.models import FileRecord
 from gemfiles.domain.ports import ModelBackend
+from gemfiles.domain.routing import ModelRouter
 from gemfiles.settings import Settings
 
 
@@ -136,11 +137,15 @@ async def test_inline_data_and_turns_are_reported_in_order() -> None:
 
 
 def test_router_sends_each_model_to_the_first_matching_pattern() -> None:
-    router = Router.from_settings(Settings(models={"exact-model": "inspect", "gemini-*": "inspect"}))
+    settings = Settings(models={"exact-model": "inspect", "gemini-*": "inspect"})
+    router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
     assert isinstance(router.backends["inspect"], ModelBackend)
     route = router.route("gemini-2.5-flash")
     assert route is not None and route.pattern == "gemini-*"
     assert router.route("exact-model") is not None and router.route("exact-model").pattern == "exact-model"  # type: ignore[union-attr]
     assert router.route("gpt-4o") is None
     assert router.listed() == [("exact-model", "inspect")]
-    assert Router.from_settings(Settings()).listed() == [("inspect", "inspect")]
+    defaults = Settings()
+    assert ModelRouter.build(defaults.models, BackendCatalog(defaults.openai_options())).listed() == [
+        ("inspect", "inspect")
+    ]

@@ -22,14 +22,14 @@ ever held.
 from __future__ import annotations
 
 import asyncio
-import io
 import math
 import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar
 
+from gemfiles.backends.decodable import Decodable
 from gemfiles.backends.jsonbody import (
     Base64Of,
     ByteStream,
@@ -39,6 +39,7 @@ from gemfiles.backends.jsonbody import (
     bytes_stream,
     spool_stream,
 )
+from gemfiles.backends.options import ConvertOptions
 from gemfiles.backends.transcode import (
     audio_to_wav,
     count_pages,
@@ -49,8 +50,9 @@ from gemfiles.backends.transcode import (
 )
 from gemfiles.domain.calls import InlineData, ModalityCount, ResolvedFile
 from gemfiles.domain.mime import base_type
+from gemfiles.domain.tokens import AUDIO_TOKENS_PER_SECOND, CHARS_PER_TOKEN, IMAGE_TOKENS, PDF_PAGE_TOKENS
 from gemfiles.errors import InvalidArgument
-from gemfiles.media.isolated import ProbeFailed, blob_store, run_isolated
+from gemfiles.media.isolated import ProbeFailed, run_isolated
 
 T = TypeVar("T")
 
@@ -67,52 +69,8 @@ TEXT_APPLICATIONS = {
     "application/x-python-code", "application/x-sh", "application/x-yaml",
 }  # fmt: skip
 
-# Google's documented rates, used when the model server reports no usage and by countTokens.
-TOKENS_PER_IMAGE = 258
-TOKENS_PER_PDF_PAGE = 258
-TOKENS_PER_AUDIO_SECOND = 32
-CHARS_PER_TOKEN = 4
-
-
-@dataclass(frozen=True, slots=True)
-class ConvertOptions:
-    frame_rate: float = 1.0  # video frames per second of video
-    max_frames: int = 32  # per video; a longer video gets this many, spread evenly
-    frame_max_side: int = 768  # pixels, longest side of a sampled frame
-    jpeg_quality: int = 80
-    image_max_side: int = 2048  # only for images we re-encode; accepted types pass through untouched
-    audio_sample_rate: int = 16000  # of the wav we make (speech models resample to 16 kHz anyway)
-    max_audio_seconds: float = 600.0  # longer audio (and video soundtracks) is cut here
-    max_text_bytes: int = 4 * 1024 * 1024  # per text file, and per PDF's extracted text
-    decode_timeout: float = 300.0  # seconds a decoding child may take before it is killed
-    decode_memory_mib: int = 4096  # address space of a decoding child
-
 
 # -- Sources: an uploaded file or inline bytes, seen the same way ---------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Decodable:
-    """What the decoders (``transcode``) need of a source, picklable: they run in a child process that
-    opens the bytes itself, from the blob store's URL and the file's key, or from inline data's bytes."""
-
-    label: str
-    mime_type: str
-    facts: dict[str, Any]
-    blob_url: str | None = None
-    blob_key: str | None = None
-    data: bytes | None = None
-
-    @property
-    def base_type(self) -> str:
-        return base_type(self.mime_type)
-
-    def reader(self) -> BinaryIO:
-        """Blocking and seekable (PyAV, Pillow, pypdf read through it)."""
-        if self.data is not None:
-            return io.BytesIO(self.data)
-        assert self.blob_url is not None and self.blob_key is not None
-        return cast(BinaryIO, blob_store(self.blob_url).reader(self.blob_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +127,6 @@ class Converted:
     tokens: list[ModalityCount] = field(default_factory=list)
     spools: list[BinaryIO] = field(default_factory=list)
 
-    @property
-    def text_only(self) -> bool:
-        return all(part["type"] == "text" for part in self.parts)
-
     def close(self) -> None:
         for spool in self.spools:
             spool.close()
@@ -223,7 +177,7 @@ async def _image(source: Source, options: ConvertOptions, out: Converted) -> Non
     else:
         mime, data = await _decode(source, options, reencode_image, options)
         out.parts.append(image_part(mime, Base64Of(bytes_stream(data))))
-    out.tokens.append(ModalityCount("IMAGE", TOKENS_PER_IMAGE))
+    out.tokens.append(ModalityCount("IMAGE", IMAGE_TOKENS))
 
 
 async def _audio(source: Source, options: ConvertOptions, out: Converted) -> None:
@@ -239,7 +193,7 @@ async def _audio(source: Source, options: ConvertOptions, out: Converted) -> Non
         if seconds is None:
             raise InvalidArgument(f"{source.label} has no audio stream that can be decoded.")
         out.parts.append(audio_part("wav", Base64Of(spool_stream(spool))))
-    out.tokens.append(ModalityCount("AUDIO", math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)))
+    out.tokens.append(ModalityCount("AUDIO", math.ceil(seconds * AUDIO_TOKENS_PER_SECOND)))
 
 
 async def _video(source: Source, options: ConvertOptions, out: Converted) -> None:
@@ -254,10 +208,10 @@ async def _video(source: Source, options: ConvertOptions, out: Converted) -> Non
     out.parts.append(text_part(about))
     for _, jpeg in frames:
         out.parts.append(image_part("image/jpeg", Base64Of(bytes_stream(jpeg))))
-    out.tokens.append(ModalityCount("VIDEO", len(frames) * TOKENS_PER_IMAGE))
+    out.tokens.append(ModalityCount("VIDEO", len(frames) * IMAGE_TOKENS))
     if seconds is not None:
         out.parts.append(audio_part("wav", Base64Of(spool_stream(spool))))
-        out.tokens.append(ModalityCount("AUDIO", math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)))
+        out.tokens.append(ModalityCount("AUDIO", math.ceil(seconds * AUDIO_TOKENS_PER_SECOND)))
 
 
 async def _pdf(source: Source, options: ConvertOptions, out: Converted) -> None:
@@ -265,7 +219,7 @@ async def _pdf(source: Source, options: ConvertOptions, out: Converted) -> None:
     pages = await _decode_into(spool, source, options, pdf_to_text, options.max_text_bytes)
     header = f"[{source.label} (application/pdf), {pages} pages, text extracted page by page]\n"
     out.parts.append(text_part(header, TextOf(spool_stream(spool), options.max_text_bytes * 2)))
-    out.tokens.append(ModalityCount("DOCUMENT", pages * TOKENS_PER_PDF_PAGE))
+    out.tokens.append(ModalityCount("DOCUMENT", pages * PDF_PAGE_TOKENS))
 
 
 _CONVERTERS = {"text": _text, "image": _image, "audio": _audio, "video": _video, "pdf": _pdf}
@@ -327,20 +281,20 @@ async def estimate(source: Source, options: ConvertOptions) -> list[ModalityCoun
     if kind == "text":
         return [ModalityCount("TEXT", math.ceil(min(source.size, options.max_text_bytes) / CHARS_PER_TOKEN))]
     if kind == "image":
-        return [ModalityCount("IMAGE", TOKENS_PER_IMAGE)]
+        return [ModalityCount("IMAGE", IMAGE_TOKENS)]
     duration = source.facts.get("duration_seconds")
     seconds = min(float(duration), options.max_audio_seconds) if duration is not None else 0.0
     if kind == "audio":
-        return [ModalityCount("AUDIO", math.ceil(seconds * TOKENS_PER_AUDIO_SECOND))]
+        return [ModalityCount("AUDIO", math.ceil(seconds * AUDIO_TOKENS_PER_SECOND))]
     if kind == "video":
         length = float(duration) if duration is not None else None
         frames = len(frame_times(length, options.frame_rate, options.max_frames))
-        out = [ModalityCount("VIDEO", frames * TOKENS_PER_IMAGE)]
+        out = [ModalityCount("VIDEO", frames * IMAGE_TOKENS)]
         if source.facts.get("audio_codec"):
-            out.append(ModalityCount("AUDIO", math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)))
+            out.append(ModalityCount("AUDIO", math.ceil(seconds * AUDIO_TOKENS_PER_SECOND)))
         return out
     if kind == "pdf":
         known = source.facts.get("pages")
         pages = known if isinstance(known, int) else await _decode(source, options, count_pages)
-        return [ModalityCount("DOCUMENT", pages * TOKENS_PER_PDF_PAGE)]
+        return [ModalityCount("DOCUMENT", pages * PDF_PAGE_TOKENS)]
     return []

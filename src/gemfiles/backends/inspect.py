@@ -142,7 +142,3 @@ class InspectBackend:
 
     async def close(self) -> None:
         return None
-
-
-def create(settings: Any) -> InspectBackend:
-    return InspectBackend()

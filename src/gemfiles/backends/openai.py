@@ -26,13 +26,13 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any, BinaryIO
 
 import httpx
 
-from gemfiles.backends.convert import CHARS_PER_TOKEN, Converted, ConvertOptions, Source, convert, estimate
+from gemfiles.backends.convert import Converted, Source, convert, estimate
 from gemfiles.backends.jsonbody import JsonString, file_stream, write_json
+from gemfiles.backends.options import ConvertOptions, OpenAIOptions
 from gemfiles.domain.calls import (
     Finished,
     Message,
@@ -43,12 +43,14 @@ from gemfiles.domain.calls import (
     TextDelta,
     Usage,
 )
+from gemfiles.domain.tokens import CHARS_PER_TOKEN
 from gemfiles.errors import ApiError, BadGateway, DeadlineExceeded, Unavailable
 
 log = logging.getLogger("gemfiles.backends.openai")
 
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY"}
 MAX_ERROR_BODY = 64 * 1024
+_DEFAULTS = OpenAIOptions()
 DONE: dict[str, Any] = {}  # marks the stream's "data: [DONE]"
 # generationConfig field (camelCase and snake_case, as the SDKs send either) -> chat-completions field.
 GENERATION_FIELDS = {
@@ -73,11 +75,11 @@ class OpenAIBackend:
         base_url: str,
         api_key: str | None = None,
         model: str | None = None,
-        timeout: float = 120.0,
-        connect_timeout: float = 10.0,
+        timeout: float = _DEFAULTS.timeout,
+        connect_timeout: float = _DEFAULTS.connect_timeout,
         *,
-        stream: bool = True,
-        include_usage: bool = True,
+        stream: bool = _DEFAULTS.stream,
+        include_usage: bool = _DEFAULTS.include_usage,
         options: ConvertOptions | None = None,
         convert_concurrency: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -88,43 +90,12 @@ class OpenAIBackend:
         self.timeout = float(timeout)
         self.stream = stream
         self.include_usage = include_usage
-        self.options = options or ConvertOptions()
+        self.options = options or _DEFAULTS.convert
         self._timeouts = httpx.Timeout(self.timeout, connect=min(float(connect_timeout), self.timeout))
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         # Conversions decode media; one at a time keeps the server's memory flat under concurrent calls.
         self._converting = asyncio.Semaphore(max(1, convert_concurrency))
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> OpenAIBackend:
-        base_url = getattr(settings, "openai_base_url", None)
-        if not base_url:
-            raise ValueError(
-                "the openai backend needs GEMFILES_OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1)"
-            )
-        defaults = ConvertOptions()
-        options = ConvertOptions(
-            frame_rate=float(getattr(settings, "openai_frame_rate", defaults.frame_rate)),
-            max_frames=int(getattr(settings, "openai_max_frames", defaults.max_frames)),
-            frame_max_side=int(getattr(settings, "openai_frame_max_side", defaults.frame_max_side)),
-            audio_sample_rate=int(getattr(settings, "openai_audio_sample_rate", defaults.audio_sample_rate)),
-            max_audio_seconds=_seconds(
-                getattr(settings, "openai_max_audio_seconds", defaults.max_audio_seconds)
-            ),
-            max_text_bytes=int(getattr(settings, "openai_max_text_bytes", defaults.max_text_bytes)),
-            decode_timeout=float(getattr(settings, "probe_timeout_seconds", defaults.decode_timeout)),
-            decode_memory_mib=int(getattr(settings, "child_memory_mib", defaults.decode_memory_mib)),
-        )
-        return cls(
-            base_url,
-            api_key=getattr(settings, "openai_api_key", None),
-            model=getattr(settings, "openai_model", None),
-            timeout=_seconds(getattr(settings, "openai_timeout", 120.0)),
-            connect_timeout=_seconds(getattr(settings, "openai_connect_timeout", 10.0)),
-            stream=bool(getattr(settings, "openai_stream", True)),
-            include_usage=bool(getattr(settings, "openai_include_usage", True)),
-            options=options,
-        )
 
     # -- ModelBackend ----------------------------------------------------------------------------------
 
@@ -268,10 +239,6 @@ class OpenAIBackend:
 # -- Pieces ---------------------------------------------------------------------------------------------
 
 
-def create(settings: Any) -> OpenAIBackend:
-    return OpenAIBackend.from_settings(settings)
-
-
 def generation_params(config: dict[str, Any]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for key, value in (config or {}).items():
@@ -406,7 +373,3 @@ def _clip(text: str) -> str:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip()
     return text[:200] if text else type(exc).__name__
-
-
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -16,7 +16,8 @@ from gemfiles.domain.mime import parameters
 from gemfiles.errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from gemfiles.backends.convert import ConvertOptions, Decodable
+    from gemfiles.backends.decodable import Decodable
+    from gemfiles.backends.options import ConvertOptions
 
 # Headerless PCM types: the PyAV demuxer and its defaults (RFC 3551 rates).
 RAW_AUDIO = {"audio/l16": ("s16be", 16000), "audio/alaw": ("alaw", 8000), "audio/mulaw": ("mulaw", 8000)}

@@ -1,8 +1,9 @@
 """The model-call vocabulary: a request with resolved parts in, a stream of output events out.
 
 The protocol layer (generateContent, streamGenerateContent, countTokens, interactions) turns whatever
-shape the SDKs sent into a ``ModelRequest`` whose file parts are already resolved (owned by the caller's
-project, unexpired, ACTIVE), and renders the events a backend yields. A backend never sees HTTP or wire
+shape the SDKs sent into ``Draft`` turns; the generation service (``domain.generation``) resolves their
+files (owned by the caller's project, unexpired, ACTIVE) into a ``ModelRequest`` for the backend the
+routing table names, and the protocol layer renders the events it yields. A backend never sees HTTP or wire
 JSON, so a new one (a ``gemini`` upstream, say) fits without touching the protocol layer.
 """
 
@@ -10,12 +11,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, Protocol
 
 from gemfiles.domain.models import FileRecord
 
-if TYPE_CHECKING:
-    from gemfiles.domain.ports import BlobStore
+
+class BlobReader(Protocol):
+    """What a resolved file needs of the blob store (``ports.BlobStore`` is one)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]: ...
+
+    def reader(self, key: str) -> BinaryIO: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +32,7 @@ class ResolvedFile:
     """An uploaded file a request refers to, with a way to stream its bytes from the blob store."""
 
     record: FileRecord
-    blobs: BlobStore
+    blobs: BlobReader
 
     def open(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         return self.blobs.open(self.record.blob_key, start, end)
@@ -39,6 +48,25 @@ class InlineData:
     data: bytes
     # What the media layer learned from the bytes (as FileRecord.facts), when it could tell.
     facts: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file a request names, by uri or by name, before it is resolved (``domain.contents``)."""
+
+    uri: str
+    mime_type: str | None = None
+
+
+DraftPart = str | FileRef | InlineData
+
+
+@dataclass(slots=True)
+class Draft:
+    """One turn of a request before resolution: text, file references and inline bytes."""
+
+    role: Literal["user", "model"]
+    parts: list[DraftPart] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""What a model call refers to: parts as parsed from the wire, then with their files resolved.
+"""Resolving what a model call refers to: drafts (``domain.calls``) into messages with their files resolved.
 
 A file reference is resolved by its ``uri`` (any host or API version: the ``files/{id}`` at the end of the
 path is what counts) or by its name ``files/{id}``. It must be the caller's, unexpired and ACTIVE.
@@ -12,11 +12,10 @@ import dataclasses
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gemfiles.domain.calls import InlineData, Message, Part, ResolvedFile
+from gemfiles.domain.calls import Draft, FileRef, InlineData, Message, Part, ResolvedFile
 from gemfiles.domain.files import FileService
 from gemfiles.domain.models import FileRecord, FileState
 from gemfiles.errors import FailedPrecondition, InvalidArgument
@@ -28,23 +27,6 @@ _FILE_AT_END = re.compile(r"(?:^|/)files/([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)$
 # Facts for a file the media worker has not probed yet (an image used right after upload, say).
 FileFacts = Callable[[FileRecord], Awaitable[dict[str, Any] | None]]
 InlineFacts = Callable[[str, bytes], Awaitable[dict[str, Any] | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class FileRef:
-    uri: str
-    mime_type: str | None = None
-
-
-DraftPart = str | FileRef | InlineData
-
-
-@dataclass(slots=True)
-class Draft:
-    """One turn of a request before resolution: text, file references and inline bytes."""
-
-    role: Literal["user", "model"]
-    parts: list[DraftPart] = field(default_factory=list)
 
 
 def file_id_of(uri: str) -> str:

@@ -228,3 +228,18 @@ class ModelBackend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class BackendFactory(Protocol):
+    """Creates the model backend a routing table names (the composition root provides one)."""
+
+    names: tuple[str, ...]
+
+    def create(self, name: str) -> ModelBackend:
+        """A ready backend; raises ValueError when it is misconfigured."""
+        ...
+
+    def own_model(self, name: str) -> str | None:
+        """The model id a backend answers to by its own name (listed by GET /models), if any."""
+        ...

@@ -9,32 +9,21 @@ list of steps or turns (WIRE.md 11.1).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
-from gemfiles.domain.calls import InlineData
-from gemfiles.domain.contents import Draft, DraftPart, FileRef
-from gemfiles.domain.mime import base_type
+from gemfiles.domain.calls import Draft, DraftPart, FileRef, InlineData
+from gemfiles.domain.timeline import FILES_API_HINT, MEDIA_BLOCKS, decode_base64
 from gemfiles.errors import InvalidArgument
 from gemfiles.protocol.wire import camel, parse_json_body
 from gemfiles.settings import Settings
 
-FILES_API_HINT = (
-    "Upload large files with the Files API and refer to them by uri instead "
-    "(https://ai.google.dev/gemini-api/docs/files)."
-)
 # Past the limit a request is read on (and dropped) for this many more bytes, so the client, still
 # sending, gets the 400 instead of a reset connection; beyond that the connection is closed.
 DRAIN_FACTOR = 4
-# Inline data larger than this is not kept in a stored interaction's timeline (GET shows the block
-# without its "data"); the call itself sees all of it.
-STORED_INLINE_MAX = 1024 * 1024
-MEDIA_BLOCKS = ("image", "audio", "video", "document")
 _SNAKE_SPLIT = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
@@ -98,27 +87,6 @@ def snake_keys(config: Any, where: str) -> dict[str, Any]:
     return {snake(k): v for k, v in config.items()}
 
 
-def decode_base64(data: Any, mime_type: str, where: str, settings: Settings) -> bytes:
-    if not isinstance(data, str):
-        raise InvalidArgument(f"Invalid value at '{where}' (TYPE_BYTES): expected a base64 string.")
-    # Refuse an oversized inline PDF from its encoded length, before decoding it.
-    if base_type(mime_type) == "application/pdf":
-        approximate = len(data) * 3 // 4
-        if approximate > settings.max_inline_pdf_bytes + 2:
-            raise InvalidArgument(
-                f"Inline PDF data exceeds the limit: {settings.max_inline_pdf_bytes} bytes. {FILES_API_HINT}"
-            )
-    text = data.strip()
-    try:
-        altchars = b"-_" if ("-" in text or "_" in text) else None
-        decoded = base64.b64decode(text + "=" * (-len(text) % 4), altchars=altchars, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidArgument(
-            f"Invalid value at '{where}' (TYPE_BYTES), Base64 decoding failed for {text[:40]!r}."
-        ) from None
-    return decoded
-
-
 # generateContent ----------------------------------------------------------------------
 
 
@@ -154,7 +122,9 @@ def part_of(part: Any, where: str, settings: Settings) -> DraftPart | None:
         mime = get(inline, "mime_type")
         if not isinstance(mime, str) or not mime:
             raise InvalidArgument(f"Invalid value at '{where}.inline_data': mime_type is required.")
-        data = decode_base64(get(inline, "data"), mime, f"{where}.inline_data.data", settings)
+        data = decode_base64(
+            get(inline, "data"), mime, f"{where}.inline_data.data", settings.max_inline_pdf_bytes
+        )
         return InlineData(mime, data)
     return None  # function calls/responses, executable code, ...: not input a backend here can use
 
@@ -199,28 +169,6 @@ def normalize_block(block: Any, where: str) -> dict[str, Any]:
         else:
             raise InvalidArgument(f"Invalid value at '{where}': a content block needs a 'type'.")
     return out
-
-
-def block_part(block: dict[str, Any], where: str, settings: Settings) -> DraftPart | None:
-    kind = block.get("type")
-    if kind == "text":
-        text = block.get("text")
-        if not isinstance(text, str):
-            raise InvalidArgument(f"Invalid value at '{where}.text': expected a string.")
-        return text
-    if kind not in MEDIA_BLOCKS:
-        return None  # thoughts, function results, ...: nothing a backend here takes as input
-    mime = block.get("mime_type")
-    mime = mime if isinstance(mime, str) and mime else None
-    if block.get("uri") is not None:
-        if not isinstance(block["uri"], str):
-            raise InvalidArgument(f"Invalid value at '{where}.uri': expected a string.")
-        return FileRef(block["uri"], mime)
-    if block.get("data") is not None:
-        if mime is None:
-            raise InvalidArgument(f"Invalid value at '{where}': mime_type is required with inline data.")
-        return InlineData(mime, decode_base64(block["data"], mime, f"{where}.data", settings))
-    raise InvalidArgument(f"Invalid value at '{where}': a {kind} block needs a 'uri' or 'data'.")
 
 
 def _is_step(value: Any) -> bool:
@@ -269,37 +217,3 @@ def input_steps(value: Any) -> list[dict[str, Any]]:
         blocks = [normalize_block(b, f"{where}.content[{j}]") for j, b in enumerate(content)]
         steps.append({"type": kind, "content": blocks})
     return steps
-
-
-def steps_drafts(steps: list[dict[str, Any]], settings: Settings, where: str = "input") -> list[Draft]:
-    drafts = []
-    for i, step in enumerate(steps):
-        kind = step.get("type")
-        if kind not in ("user_input", "model_output"):
-            continue
-        draft = Draft("model" if kind == "model_output" else "user")
-        for j, block in enumerate(step.get("content") or []):
-            if block.get("omitted"):
-                continue  # inline data too large to have been kept with a stored interaction
-            item = block_part(block, f"{where}[{i}].content[{j}]", settings)
-            if item is not None:
-                draft.parts.append(item)
-        drafts.append(draft)
-    return drafts
-
-
-def storable(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The steps as kept with a stored interaction: large inline data is left out."""
-    out = []
-    for step in steps:
-        content = step.get("content")
-        if isinstance(content, list):
-            kept = []
-            for block in content:
-                data = block.get("data") if isinstance(block, dict) else None
-                if isinstance(data, str) and len(data) > STORED_INLINE_MAX:
-                    block = {k: v for k, v in block.items() if k != "data"} | {"omitted": True}
-                kept.append(block)
-            step = {**step, "content": kept}
-        out.append(step)
-    return out

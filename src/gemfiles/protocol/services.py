@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from starlette.requests import Request
 
 from gemfiles.domain.clock import Clock
+from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.files import FileService
+from gemfiles.domain.generation import GenerationService
 from gemfiles.domain.ports import BlobStore, MetadataStore
+from gemfiles.domain.routing import Route
 from gemfiles.domain.uploads import UploadService
 from gemfiles.domain.workers import Maintenance
+from gemfiles.errors import NotFound
 from gemfiles.protocol.http import Authenticator
 from gemfiles.settings import Settings
 
@@ -24,6 +29,28 @@ class Services:
     files: FileService
     uploads: UploadService
     maintenance: Maintenance
+    generation: GenerationService
+    interactions: InteractionService
     ready: bool = False
-    # Filled by later layers (model backends, interactions) without touching this module.
-    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def api_version(request: Request) -> str:
+    first = request.url.path.lstrip("/").split("/", 1)[0]
+    return first if first in ("v1", "v1beta", "v1alpha") else "v1beta"
+
+
+def model_route(services: Services, model: str, request: Request, method: str = "generateContent") -> Route:
+    """The route of a model id, or Google's 404 for an unknown model in the request's API version."""
+    route = services.generation.route(model)
+    if route is None:
+        name = model if model.startswith("tunedModels/") else f"models/{model}"
+        raise NotFound(
+            f"{name} is not found for API version {api_version(request)}, or is not supported for "
+            f"{method}. Call ListModels to see the list of available models and their supported methods."
+        )
+    return route

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gemfiles.backends.convert import Converted, ConvertOptions, Source, convert, estimate, frame_times
+from gemfiles.backends.convert import Converted, Source, convert, estimate, frame_times
 from gemfiles.backends.jsonbody import write_json
+from gemfiles.backends.options import ConvertOptions
 from gemfiles.domain.calls import InlineData
 from gemfiles.errors import InvalidArgument
 from tests.unit.backends import media

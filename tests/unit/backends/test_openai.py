@@ -9,13 +9,13 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from gemfiles.backends.openai import OpenAIBackend, create, generation_params
+from gemfiles.backends.openai import OpenAIBackend, generation_params
+from gemfiles.backends.registry import openai_backend
 from gemfiles.domain.calls import (
     Finished,
     InlineData,
@@ -257,7 +257,7 @@ def test_from_settings_reads_the_openai_settings() -> None:
     settings = Settings(
         openai_base_url="http://127.0.0.1:9/v1", openai_api_key="k", openai_model="m", openai_timeout="7s"
     )
-    backend = create(settings)
+    backend = openai_backend(settings.openai_options())
     assert isinstance(backend, ModelBackend)
     assert (backend.base_url, backend.api_key, backend.model, backend.timeout) == (
         "http://127.0.0.1:9/v1",
@@ -271,14 +271,14 @@ def test_from_settings_gives_decoding_children_the_probes_limits() -> None:
     settings = Settings(
         openai_base_url="http://127.0.0.1:9/v1", probe_timeout_seconds=42, child_memory_mib=999
     )
-    backend = create(settings)
+    backend = openai_backend(settings.openai_options())
     assert isinstance(backend, OpenAIBackend)
     assert (backend.options.decode_timeout, backend.options.decode_memory_mib) == (42, 999)
 
 
 def test_from_settings_works_with_only_a_base_url() -> None:
-    backend = OpenAIBackend.from_settings(
-        SimpleNamespace(openai_base_url="http://h/v1", openai_timeout=timedelta(1))
+    backend = openai_backend(
+        Settings(openai_base_url="http://h/v1", openai_timeout=timedelta(1)).openai_options()
     )
     assert (backend.api_key, backend.model, backend.timeout, backend.options.max_frames) == (
         None,
@@ -287,4 +287,4 @@ def test_from_settings_works_with_only_a_base_url() -> None:
         32,
     )
     with pytest.raises(ValueError, match="GEMFILES_OPENAI_BASE_URL"):
-        OpenAIBackend.from_settings(SimpleNamespace())
+        openai_backend(Settings().openai_options())

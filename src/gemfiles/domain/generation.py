@@ -1,0 +1,114 @@
+"""Model calls: a client's call (model, drafts, instruction, config) answered by the backend its routing
+table names, with every file the call refers to resolved first (the caller's, unexpired, ACTIVE).
+
+The protocol layer parses wire JSON into a ``Call`` and renders what comes back: an ``Answer`` (unary), the
+backend's ``OutputEvent`` stream (streamed), or a ``Usage`` (countTokens). Interactions build on this
+service (``domain.conversations``); so can anything else that calls a model (batch jobs, say).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from gemfiles.domain.calls import Draft, Finished, ModelRequest, OutputEvent, TextDelta, Usage
+from gemfiles.domain.contents import ContentResolver
+from gemfiles.domain.routing import ModelRouter, Route
+from gemfiles.errors import NotFound
+
+
+@dataclass(slots=True)
+class Call:
+    """A model call as the client asked for it, before its files are resolved."""
+
+    model: str  # the model id without "models/" (``gemini-2.5-flash``, ``tunedModels/x``)
+    drafts: list[Draft]
+    system_instruction: str | None = None
+    generation_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole answer: its text and the backend's one ``Finished`` (usage, finish reason)."""
+
+    text: str
+    finished: Finished
+
+
+class GenerationService:
+    def __init__(self, router: ModelRouter, resolver: ContentResolver) -> None:
+        self.router = router
+        self.resolver = resolver
+
+    def route(self, model: str) -> Route | None:
+        """The route the table gives a model id, or None (the caller words the 404 for its API)."""
+        return self.router.route(model)
+
+    def models(self) -> list[tuple[str, str]]:
+        """(model id, backend name) of the models listed by name (literal patterns, backends' own)."""
+        return self.router.listed()
+
+    async def request(self, project: str, call: Call) -> ModelRequest:
+        """The call with its files resolved, as a backend takes it."""
+        messages = await self.resolver.resolve(project, call.drafts)
+        return ModelRequest(call.model, messages, call.system_instruction, call.generation_config)
+
+    async def generate(self, project: str, call: Call) -> Answer:
+        route = self._route(call.model)
+        return await collect(route.backend.generate(await self.request(project, call)))
+
+    async def stream(self, project: str, call: Call) -> AsyncGenerator[OutputEvent, None]:
+        """The backend's events. The first is awaited before this returns, so an error before any output
+        is raised here (and gets a proper status) rather than in the middle of a stream."""
+        route = self._route(call.model)
+        return await started(route.backend.generate(await self.request(project, call)))
+
+    async def count_tokens(self, project: str, call: Call) -> Usage:
+        route = self._route(call.model)
+        return await route.backend.count_tokens(await self.request(project, call))
+
+    async def close(self) -> None:
+        await self.router.close()
+
+    def _route(self, model: str) -> Route:
+        route = self.router.route(model)
+        if route is None:
+            raise NotFound(f"models/{model} is not found.")
+        return route
+
+
+async def collect(events: AsyncIterator[OutputEvent]) -> Answer:
+    texts: list[str] = []
+    finished: Finished | None = None
+    async for event in events:
+        if isinstance(event, TextDelta):
+            texts.append(event.text)
+        elif isinstance(event, Finished):
+            finished = event
+    return Answer("".join(texts), finished or Finished(Usage(0, 0)))
+
+
+async def started(events: AsyncIterator[OutputEvent]) -> AsyncGenerator[OutputEvent, None]:
+    """``events`` with its first event already awaited; closing the result closes ``events``."""
+    try:
+        first = await anext(events, None)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await events.aclose()  # type: ignore[attr-defined]
+        raise
+    return _chained(first, events)
+
+
+async def _chained(
+    first: OutputEvent | None, events: AsyncIterator[OutputEvent]
+) -> AsyncGenerator[OutputEvent, None]:
+    try:
+        event = first
+        while event is not None:
+            yield event
+            event = await anext(events, None)
+    finally:
+        with contextlib.suppress(Exception):
+            await events.aclose()  # type: ignore[attr-defined]
