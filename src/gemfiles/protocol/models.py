@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gemfiles.backends.router import Route, Router
 from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, TextDelta, Usage
-from gemfiles.domain.contents import ContentResolver, FileFacts, InlineFacts
+from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.ports import InteractionStore
 from gemfiles.errors import ApiError, InvalidArgument, NotFound, error_body
 from gemfiles.protocol.contents import content_text, generate_drafts, get, read_json, snake_keys
@@ -268,29 +268,18 @@ async def count_tokens(
 # The extension ----------------------------------------------------------------------
 
 
-def media_facts(settings: Any) -> tuple[FileFacts | None, InlineFacts | None]:
-    """The media layer's on-demand facts, each probed in a child process: for files used before the probe
-    worker got to them (an image is ACTIVE, and usable, at once), and for inline data. Stored facts are
-    never recomputed."""
-    try:
-        from gemfiles.media.isolated import Prober
-    except ImportError:
-        return None, None
-    prober = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib)
-    return prober.facts, prober.inline
-
-
 def extension(services: Services) -> tuple[list[tuple[str, Any, list[str]]], list[Callable[[], Any]]]:
     from gemfiles.protocol import interactions
     from gemfiles.storage.interactions import open_interaction_store
 
     router = Router.from_settings(services.settings)  # a bad routing table fails at start-up
-    file_facts, inline_facts = media_facts(services.settings)
     store = open_interaction_store(services.meta)
     calls = ModelCalls(
         services=services,
         router=router,
-        resolver=ContentResolver(services.files, file_facts=file_facts, inline_facts=inline_facts),
+        resolver=ContentResolver(
+            services.files, file_facts=services.prober.facts, inline_facts=services.prober.inline
+        ),
         interactions=store,
     )
     services.extras["models"] = calls

@@ -7,7 +7,7 @@ from typing import Any
 
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.files import FileService
-from gemfiles.domain.ports import BlobStore, MetadataStore
+from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
 from gemfiles.domain.uploads import UploadService
 from gemfiles.domain.workers import Maintenance
 from gemfiles.protocol.http import Authenticator
@@ -24,6 +24,7 @@ class Services:
     files: FileService
     uploads: UploadService
     maintenance: Maintenance
+    prober: Prober
     ready: bool = False
     # Filled by later layers (model backends, interactions) without touching this module.
     extras: dict[str, Any] = field(default_factory=dict)

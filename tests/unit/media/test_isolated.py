@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gemfiles.domain.models import FileState
-from gemfiles.media.isolated import ProbeFailed, Prober, run_isolated
+from gemfiles.media.isolated import IsolatedProber, ProbeFailed, run_isolated
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.unit.media import samples
 from tests.unit.media.children import (
@@ -68,8 +68,8 @@ def test_the_childs_exceptions_are_raised_again_in_the_parent() -> None:
 # The server's probes ----------------------------------------------------------------------------------
 
 
-def prober(blobs: LocalBlobStore, timeout: float = 60) -> Prober:
-    return Prober(f"file://{blobs.root}", timeout)
+def prober(blobs: LocalBlobStore, timeout: float = 60) -> IsolatedProber:
+    return IsolatedProber(f"file://{blobs.root}", timeout)
 
 
 async def test_probe_of_a_stored_file_reads_it_in_the_child(store: Store, blobs: LocalBlobStore) -> None:
