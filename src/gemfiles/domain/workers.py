@@ -105,7 +105,6 @@ class Maintenance:
         self.blobs = blobs
         self.clock = clock
         self.prober = prober
-        self.deleted_files = 0  # files this process swept (each file is swept by exactly one process)
 
     async def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -122,7 +121,6 @@ class Maintenance:
             if count < SWEEP_BATCH:
                 break
         report.blobs = await self.collect()
-        self.deleted_files += report.files
         return report
 
     async def collect(self) -> int:
