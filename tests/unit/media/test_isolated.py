@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gemfiles.domain.models import FileState
+from gemfiles.domain.ports import Prober
 from gemfiles.media.isolated import IsolatedProber, ProbeFailed, run_isolated
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.unit.media import samples
@@ -123,3 +124,7 @@ def test_a_child_that_outgrows_its_memory_is_a_failed_probe() -> None:
     assert run_isolated(balloon, 16, timeout=30, memory_mib=512) == 16 * 1024 * 1024
     with pytest.raises(ProbeFailed, match="ran out of its 512 MiB of memory"):
         run_isolated(balloon, 1024, timeout=30, memory_mib=512)
+
+
+def test_isolated_prober_implements_the_domain_port(blobs: LocalBlobStore) -> None:
+    assert isinstance(prober(blobs), Prober)
