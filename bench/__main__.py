@@ -12,12 +12,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tests.e2e.services import ServiceError
-from tests.support import LiveServer
-
 from bench.files_api import MIB, bench_gets, bench_upload, rss_mib
 from bench.models import bench_model_ttfb
 from bench.scaleout import bench_scale_out
+from bench.servers import LiveServer
+from bench.services import ServiceError
 
 
 def main() -> None:

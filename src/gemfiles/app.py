@@ -1,15 +1,14 @@
-"""create_app(settings): wires stores, services, routes, background workers and the lifespan."""
+"""create_app(settings): the composition root. The one place that knows every concrete class: it builds the
+stores, the prober, the model backends, the domain services and the background runner, and closes them in
+the lifespan."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 
 from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
@@ -17,14 +16,13 @@ from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
+from gemfiles.domain.ports import Prober
 from gemfiles.domain.routing import ModelRouter
 from gemfiles.domain.uploads import Limits, UploadService
-from gemfiles.domain.workers import Maintenance, run_forever
-from gemfiles.media.isolated import Prober
-from gemfiles.protocol import interactions as interaction_api
-from gemfiles.protocol import models as model_api
+from gemfiles.domain.workers import Maintenance, Runner
+from gemfiles.media.isolated import IsolatedProber
 from gemfiles.protocol.http import Authenticator
-from gemfiles.protocol.routes import google_routes, http_exception, internal_routes
+from gemfiles.protocol.routes import exception_handlers, google_routes, internal_routes
 from gemfiles.protocol.services import Services
 from gemfiles.settings import Settings
 from gemfiles.storage.interactions import open_interaction_store
@@ -32,17 +30,8 @@ from gemfiles.storage.registry import open_blob_store, open_metadata_store
 
 log = logging.getLogger("gemfiles")
 
-# Later layers register here: each gets the Services and returns extra routes and background tasks.
-Extension = Callable[[Services], tuple[list[tuple[str, Any, list[str]]], list[Callable[[], Any]]]]
-
-
-def default_extensions() -> list[Extension]:
-    extensions: list[Extension] = []
-    with contextlib.suppress(ImportError):
-        from gemfiles.media.worker import extension as media_extension
-
-        extensions.append(media_extension)
-    return extensions
+# A media worker with nothing to probe looks again after this long.
+PROBE_IDLE_SECONDS = 0.2
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -56,8 +45,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         file_ttl=settings.file_ttl,
         session_ttl=settings.upload_session_ttl,
     )
+    # The one prober: the background worker's, and the model calls' on-demand facts.
+    prober = IsolatedProber(
+        settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib
+    )
     files = FileService(meta, blobs, clock)
-    generation = model_calls(settings, files)
+    generation = model_calls(settings, files, prober)
     interactions = InteractionService(
         generation,
         open_interaction_store(meta),
@@ -73,71 +66,64 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         auth=Authenticator(settings, meta),
         files=files,
         uploads=UploadService(meta, blobs, clock, limits),
-        maintenance=Maintenance(meta, blobs, clock),
+        maintenance=Maintenance(meta, blobs, clock, prober),
         generation=generation,
         interactions=interactions,
+        prober=prober,
     )
 
 
-def model_calls(settings: Settings, files: FileService) -> GenerationService:
+def model_calls(settings: Settings, files: FileService, prober: Prober) -> GenerationService:
     """The model layer: the routing table's backends (a bad table fails here, at start-up) and the resolver.
 
     Files used before the probe worker got to them (an image is ACTIVE, and usable, at once) and inline
     data get their media facts on demand, each probed in a child process; stored facts are never recomputed.
     """
     router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
-    prober = Prober(settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib)
     resolver = ContentResolver(files, file_facts=prober.facts, inline_facts=prober.inline)
     return GenerationService(router, resolver)
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    clock: Clock | None = None,
-    extensions: list[Extension] | None = None,
-) -> Starlette:
+def build_runner(services: Services) -> Runner:
+    """The background work of one process: the expiry sweeps and the media probe workers."""
+    runner = Runner()
+    settings = services.settings
+    interval = settings.sweep_interval.total_seconds()
+    runner.every(interval, services.maintenance.sweep, "expiry sweep")
+    runner.every(interval, services.interactions.sweep_expired, "interaction sweep")
+    runner.worker(
+        services.maintenance.probe_one,
+        "media probe",
+        idle=PROBE_IDLE_SECONDS,
+        count=settings.probe_concurrency,
+    )
+    return runner
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     services = build_services(settings, clock)
-    extra_routes: list[tuple[str, Any, list[str]]] = []
-    jobs: list[Callable[[], Any]] = []
-    for extension in default_extensions() if extensions is None else extensions:
-        routes, tasks = extension(services)
-        extra_routes.extend(routes)
-        jobs.extend(tasks)
+    runner = build_runner(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await services.meta.migrate()
-        tasks: list[asyncio.Task[Any]] = []
         if settings.run_workers:
-            interval = settings.sweep_interval.total_seconds()
-            tasks.append(
-                asyncio.create_task(run_forever(interval, services.maintenance.sweep, "expiry sweep"))
-            )
-            tasks.append(
-                asyncio.create_task(
-                    run_forever(interval, services.interactions.sweep_expired, "interaction sweep")
-                )
-            )
-            tasks.extend(asyncio.create_task(job()) for job in jobs)
+            runner.start()
         services.ready = True
         try:
             yield
         finally:
             services.ready = False
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await runner.stop()
             await services.generation.close()
             await services.meta.close()
             await services.blobs.close()
 
-    model_routes = [*model_api.routes(), *interaction_api.routes()]
     app = Starlette(
-        routes=[*google_routes([*model_routes, *extra_routes]), *internal_routes()],
-        exception_handlers={HTTPException: http_exception},
+        routes=[*google_routes(), *internal_routes()],
+        exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
     app.state.services = services

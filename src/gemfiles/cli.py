@@ -7,8 +7,11 @@ services the server uses do the work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import secrets
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -37,52 +40,52 @@ def main() -> None:
     """A self-hosted server for the Gemini Files API."""
 
 
+def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say where the stores are, the same for every command."""
+    command = click.option(
+        "--database-url",
+        help="Metadata store: sqlite:///path or postgresql://... (GEMFILES_DATABASE_URL; "
+        "default SQLite in the data directory).",
+    )(command)
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        help="Data directory (GEMFILES_DATA_DIR, default ./.gemfiles).",
+    )(command)
+
+
 @main.command()
 @click.option("--host", help="Interface to bind (GEMFILES_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (GEMFILES_PORT, default 8080).")
+@store_options
 @click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    help="Data directory (GEMFILES_DATA_DIR, default ./.gemfiles).",
+    "--blob-url",
+    help="Blob store: file:///path or s3://bucket/prefix (GEMFILES_BLOB_URL; default the data directory).",
 )
 @click.option("--public-url", help="Origin clients reach this server at (GEMFILES_PUBLIC_URL).")
 @click.option("--workers", type=int, help="Server processes sharing the port (GEMFILES_WORKERS, default 1).")
-def serve(
-    host: str | None, port: int | None, data_dir: str | None, public_url: str | None, workers: int | None
-) -> None:
+def serve(**options: Any) -> None:
     """Start the server."""
-    import os
-
     import uvicorn
 
     from gemfiles.app import create_app
 
-    overrides = {
-        "host": host,
-        "port": port,
-        "data_dir": data_dir,
-        "public_url": public_url,
-        "workers": workers,
-    }
-    settings = _settings(**overrides)
+    settings = _settings(**options)
     try:
-        app = create_app(settings)
+        app = create_app(settings)  # the whole configuration is checked here, before any worker starts
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
-    if settings.workers > 1:
-        # Worker processes build their own app from the environment: hand the command-line options down.
-        for name, value in overrides.items():
-            if value is not None:
-                os.environ[f"GEMFILES_{name.upper()}"] = str(value)
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     console.print(f"gemfiles listening on [bold]{base}[/bold]")
     console.print(f"  metadata: {_redact(settings.resolved_database_url)}")
-    console.print(f"  bytes:    {settings.resolved_blob_url}")
+    console.print(f"  bytes:    {_redact(settings.resolved_blob_url)}")
     console.print("Point the Gemini SDKs at it with:")
     console.print(f"  export GOOGLE_GEMINI_BASE_URL={base}", highlight=False, soft_wrap=True)
-    uvicorn.run(
-        app if settings.workers == 1 else "gemfiles.app:create_app",
+    config = uvicorn.Config(
+        # Worker processes each build their own app from these very settings (a pickled factory), never
+        # from the environment, so command-line options reach them too.
+        app if settings.workers == 1 else functools.partial(create_app, settings),
         factory=settings.workers > 1,
         workers=settings.workers,
         host=settings.host,
@@ -94,6 +97,22 @@ def serve(
         access_log=settings.access_log,
         timeout_keep_alive=30,
     )
+    _run_server(config)
+
+
+def _run_server(config: Any) -> None:
+    """What ``uvicorn.run`` does, except that several workers get an app factory, not an import string."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    server = uvicorn.Server(config)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's start-up failure (the port is taken, the lifespan failed)
 
 
 def _display_host(host: str) -> str:
@@ -114,7 +133,8 @@ def _run(coro: Any) -> Any:
 async def _with_store(settings: Settings, action: Any) -> Any:
     from gemfiles.storage.registry import open_metadata_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.database_url:  # the default SQLite file lives in the data directory
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_metadata_store(settings.resolved_database_url)
     try:
         await store.migrate()
@@ -124,10 +144,10 @@ async def _with_store(settings: Settings, action: Any) -> Any:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(file_okay=False))
-def migrate(data_dir: str | None) -> None:
+@store_options
+def migrate(**options: Any) -> None:
     """Bring the metadata schema up to date (safe while old replicas serve)."""
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(**options)
 
     async def noop(store: Any) -> None:
         return None
@@ -143,14 +163,14 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--project", required=True, help="The project the key opens.")
-@click.option("--data-dir", type=click.Path(file_okay=False))
-def keys_create(project: str, data_dir: str | None) -> None:
+@store_options
+def keys_create(project: str, **options: Any) -> None:
     from gemfiles.domain.clock import SystemClock
     from gemfiles.protocol.http import key_hash
 
     if not project or len(project) > 64:
         raise click.BadParameter("1 to 64 characters", param_hint="--project")
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(**options)
     key = "gf-" + secrets.token_urlsafe(30)
     prefix = key[:10]
 
@@ -163,9 +183,9 @@ def keys_create(project: str, data_dir: str | None) -> None:
 
 
 @keys.command("list")
-@click.option("--data-dir", type=click.Path(file_okay=False))
-def keys_list(data_dir: str | None) -> None:
-    settings = _settings(data_dir=data_dir)
+@store_options
+def keys_list(**options: Any) -> None:
+    settings = _settings(**options)
 
     async def fetch(store: Any) -> Any:
         return await store.list_keys()
@@ -184,12 +204,12 @@ def keys_list(data_dir: str | None) -> None:
 
 @keys.command("revoke")
 @click.argument("prefix")
-@click.option("--data-dir", type=click.Path(file_okay=False))
-def keys_revoke(prefix: str, data_dir: str | None) -> None:
+@store_options
+def keys_revoke(prefix: str, **options: Any) -> None:
     """Revoke the key whose listed prefix is PREFIX."""
     from gemfiles.domain.clock import SystemClock
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(**options)
 
     async def revoke(store: Any) -> int:
         return int(await store.revoke_key(prefix, SystemClock().now()))

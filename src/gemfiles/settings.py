@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     emulator_controls: bool = False
     # Server processes sharing the port (and the same stores); each is stateless, like a replica.
     workers: int = Field(1, ge=1, le=64)
-    # Background workers: media probes and the expiry sweep.
+    # Background work of each process (domain.workers.Runner): media probes and the expiry sweep.
     run_workers: bool = True
     probe_concurrency: int = Field(1, ge=1, le=16)
     # A probe (a child process per file) that has not answered by then is killed and the file FAILED;

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from google import genai
 
@@ -38,3 +39,28 @@ def test_serve_refuses_emulator_controls_with_several_workers() -> None:
     )
     assert result.returncode == 2
     assert "emulator_controls needs workers=1" in result.stdout + result.stderr
+
+
+def test_serve_hands_command_line_options_to_every_worker_process(tmp_path: Path) -> None:
+    """Only the command line says where the data is: every worker process must use it, none the default."""
+    data_dir = tmp_path / "data"
+    server = LiveServer(data_dir)
+    command = [sys.executable, "-m", "gemfiles", "serve", "--workers", "2", "--port", str(server.port)]
+    command += ["--data-dir", str(data_dir)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEMFILES_")}
+    env["GEMFILES_LOG_LEVEL"] = "warning"
+    data_dir.mkdir(parents=True)
+    server._launch(command, env, "/_internal/healthz", "server", 60)
+    try:
+        uploaded = []
+        for n in range(6):  # fresh connections: the kernel spreads them over both processes
+            client = genai.Client(api_key="cli-workers", http_options={"base_url": server.url})
+            uploaded.append(
+                client.files.upload(file=io.BytesIO(b"x" * (n + 1)), config={"mime_type": "text/plain"})
+            )
+        for _ in range(6):  # a process on another store would list other files
+            client = genai.Client(api_key="cli-workers", http_options={"base_url": server.url})
+            assert {f.name for f in client.files.list()} == {f.name for f in uploaded}
+        assert (data_dir / "gemfiles.db").exists()
+    finally:
+        server.stop()

@@ -146,3 +146,11 @@ def test_upload_file_ttl_setting_sets_expiration_time(short_ttl_server: LiveServ
         sweep(client)
         assert not object_dir(short_ttl_server.data_dir, url).exists()
         assert usage(client, api_key) == (0, 0)
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b'"49h"', b"{not json", b"x" * (2 << 20)])
+def test_advance_clock_with_a_body_that_is_not_a_json_object_is_refused(
+    short_ttl_server: LiveServer, content: bytes
+) -> None:
+    with httpx.Client(base_url=short_ttl_server.url, timeout=30) as client:
+        assert_error(client.post("/_internal/clock", content=content), 400, "INVALID_ARGUMENT")

@@ -319,6 +319,41 @@ def test_upload_with_unknown_protocol_is_refused(client: httpx.Client, api_key: 
     assert_error(reply, 400, "INVALID_ARGUMENT")
 
 
+@pytest.mark.parametrize("version", ["v1", "v1beta", "v1alpha", ""])
+def test_start_upload_under_every_api_version_keeps_it_in_the_upload_url(
+    client: httpx.Client, api_key: str, version: str
+) -> None:
+    path = f"/upload/{version}/files" if version else "/upload/files"
+    reply = client.post(
+        path,
+        content=b"{}",
+        headers={
+            "x-goog-api-key": api_key,
+            "X-Goog-Upload-Protocol": "resumable",
+            "X-Goog-Upload-Command": "start",
+            "X-Goog-Upload-Header-Content-Length": "1",
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-goog-upload-url"].split("?")[0].endswith(path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v2/files"),
+        ("GET", "/v1beta1/files"),
+        ("GET", "/v1beta/v1/files"),
+        ("POST", "/upload/v3/files"),
+    ],
+)
+def test_unknown_api_version_gets_googles_404_envelope(
+    client: httpx.Client, api_key: str, method: str, path: str
+) -> None:
+    reply = client.request(method, path, headers={"x-goog-api-key": api_key})
+    assert_error(reply, 404, "NOT_FOUND", f"The requested URL {path} was not found on this server.")
+
+
 # keys -------------------------------------------------------------------------------------------------------
 def test_request_without_key_is_denied_as_google_does(client: httpx.Client) -> None:
     for reply in (

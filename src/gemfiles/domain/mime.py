@@ -19,9 +19,16 @@ The supported types, by family (``supported_types()`` lists them; ``text/*`` is 
 
 Only video and audio are processed (PROCESSING until their probe makes them ACTIVE or FAILED); every other
 supported file is ACTIVE at once and its facts are added in the background.
+
+This module is the one home of MIME knowledge: the upload allow-list, the one file-kind classifier
+(``file_kind``: which probe, converter and token rate a file gets), the text-like types and the headerless
+PCM table.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 IMAGE = {
     "image/png",
@@ -71,7 +78,7 @@ VIDEO = {
     "video/3gpp",
     "video/x-matroska",
 }
-# Documents that are text underneath: probed like text/* (line count, first line).
+# Documents that are text underneath: probed, converted and counted like text/* (line count, first line).
 TEXTUAL = {
     "application/json",
     "application/rtf",
@@ -101,7 +108,28 @@ DOCUMENT = {
 # text/* is accepted as a family (plain, html, css, csv, markdown, xml, x-python, x-c, ...).
 TEXT_FAMILY = "text/"
 
+# Structured-syntax suffixes (RFC 6839) of types that are text underneath: application/ld+json, ...+xml.
+TEXT_SUFFIXES = ("+json", "+xml")
+
 SUPPORTED = frozenset(IMAGE | AUDIO | VIDEO | DOCUMENT)
+
+FileKind = Literal["video", "audio", "image", "pdf", "text", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawPcm:
+    """A headerless audio type: FFmpeg's demuxer for it and the sample rate when ``rate=`` is not given."""
+
+    demuxer: str
+    default_rate: int
+
+
+# Headerless audio: the MIME type names the sample encoding, its parameters the rate and channel count.
+RAW_PCM: dict[str, RawPcm] = {
+    "audio/l16": RawPcm("s16be", 16000),  # RFC 2586: 16-bit big-endian linear PCM
+    "audio/alaw": RawPcm("alaw", 8000),  # G.711 (RFC 3551), telephony rate unless told otherwise
+    "audio/mulaw": RawPcm("mulaw", 8000),
+}
 
 
 def base_type(mime_type: str) -> str:
@@ -119,9 +147,32 @@ def parameters(mime_type: str) -> dict[str, str]:
 
 
 def is_text(mime_type: str) -> bool:
-    """text/* and the documents that are text underneath (JSON, XML, code)."""
+    """text/* and the documents that are text underneath (JSON, XML, code, ``+json``/``+xml`` types)."""
     base = base_type(mime_type)
-    return base.startswith(TEXT_FAMILY) or base in TEXTUAL
+    return base.startswith(TEXT_FAMILY) or base in TEXTUAL or base.endswith(TEXT_SUFFIXES)
+
+
+def file_kind(mime_type: str) -> FileKind:
+    """The one classifier: ``video``, ``audio``, ``image`` (by family), ``pdf``, ``text`` (``is_text``) or
+    ``other`` (Office documents, archives, ...). It decides which probe, converter and token rate a file gets."""
+    base = base_type(mime_type)
+    family = base.partition("/")[0]
+    if family == "video":
+        return "video"
+    if family == "audio":
+        return "audio"
+    if family == "image":
+        return "image"
+    if base == "application/pdf":
+        return "pdf"
+    if is_text(base):
+        return "text"
+    return "other"
+
+
+def raw_pcm(mime_type: str) -> RawPcm | None:
+    """The demuxer and default rate of a headerless audio type, or None for any other type."""
+    return RAW_PCM.get(base_type(mime_type))
 
 
 def is_supported(mime_type: str) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, Usage
 from gemfiles.domain.interactions import InteractionRecord
@@ -242,4 +242,40 @@ class BackendFactory(Protocol):
 
     def own_model(self, name: str) -> str | None:
         """The model id a backend answers to by its own name (listed by GET /models), if any."""
+        ...
+
+
+# Prober ---------------------------------------------------------------------------------------------------
+
+
+class ProbeResult(NamedTuple):
+    """What a probe learned about a stored file, without touching the metadata.
+
+    ``state``: ACTIVE, or FAILED for video and audio whose bytes are not what their type says; ``facts``:
+    the facts (``{"probe_error": ...}`` when the bytes could not be read); ``error``: a google.rpc.Status
+    for a FAILED file.
+    """
+
+    state: FileState
+    facts: dict[str, Any]
+    error: dict[str, Any] | None
+
+
+@runtime_checkable
+class Prober(Protocol):
+    """Facts about a file's bytes (duration, dimensions, pages, ...), learned without trusting them."""
+
+    async def probe(self, record: FileRecord) -> ProbeResult:
+        """A stored file's state and facts (the background worker stores them with the file).
+
+        An error reading the blob store propagates: it says nothing about the bytes.
+        """
+        ...
+
+    async def facts(self, record: FileRecord) -> dict[str, Any]:
+        """A file's facts: the stored ones, or computed now for a file not probed yet (nothing is stored)."""
+        ...
+
+    async def inline(self, mime_type: str, data: bytes) -> dict[str, Any]:
+        """The facts of inline data in a model call."""
         ...

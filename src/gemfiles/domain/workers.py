@@ -1,4 +1,5 @@
-"""Background work: the expiry sweep, blob collection and media probes.
+"""Background work: the one runner of periodic jobs and workers, and the jobs themselves (the expiry
+sweep, blob collection and media probes).
 
 Every item is claimed through the metadata store (row leases, ``SKIP LOCKED`` on PostgreSQL), so with
 several replicas each is done once, and an item whose worker died is taken again when its lease runs out.
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from gemfiles.domain.clock import Clock
-from gemfiles.domain.models import FileRecord, FileState, PartRef
-from gemfiles.domain.ports import BlobStore, MetadataStore
+from gemfiles.domain.models import FileState, PartRef
+from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
 
 log = logging.getLogger("gemfiles.workers")
 
@@ -22,8 +23,71 @@ SWEEP_BATCH = 200
 GC_LEASE_SECONDS = 300.0
 PROBE_LEASE_SECONDS = 600.0
 
-# A probe takes a file and returns (state, facts, error) without touching the metadata.
-Prober = Callable[[FileRecord], Awaitable[tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]]]
+
+class Runner:
+    """Every background loop of a process, registered by the composition root, started and stopped by
+    its lifespan.
+
+    * ``every(seconds, job)``: a periodic job, run at once and then ``seconds`` after each run ends;
+    * ``worker(step, idle=...)``: a queue worker; ``step()`` does one item and says whether there was one,
+      and the worker waits ``idle`` seconds only when there was none;
+    * ``task(loop)``: a coroutine that runs until it is cancelled (and may clean up in ``finally``).
+
+    A job that raises is logged and tried again on its next turn; it never stops the others.
+    """
+
+    def __init__(self) -> None:
+        self._loops: list[tuple[str, Callable[[], Coroutine[Any, Any, Any]]]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self._loops]
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        async def periodic() -> None:
+            while True:
+                await _guarded(job, name, f"retrying in {seconds:.0f}s")
+                await asyncio.sleep(seconds)
+
+        self._loops.append((name, periodic))
+
+    def worker(self, step: Callable[[], Awaitable[bool]], name: str, *, idle: float, count: int = 1) -> None:
+        async def working() -> None:
+            while True:
+                if not await _guarded(step, name, "going on"):
+                    await asyncio.sleep(idle)
+
+        self._loops.extend((name, working) for _ in range(count))
+
+    def task(self, loop: Callable[[], Coroutine[Any, Any, Any]], name: str) -> None:
+        self._loops.append((name, loop))
+
+    def start(self) -> None:
+        """Starts every registered loop (call it from the event loop that serves)."""
+        if self._tasks:
+            raise RuntimeError("the runner is already started")
+        self._tasks = [asyncio.create_task(loop(), name=name) for name, loop in self._loops]
+
+    async def stop(self) -> None:
+        """Cancels every loop and waits until each has finished its clean-up."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task, outcome in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True):
+            if isinstance(outcome, Exception):
+                log.error("background task %s failed", task.get_name(), exc_info=outcome)
+
+
+async def _guarded(job: Callable[[], Awaitable[Any]], name: str, then: str) -> Any:
+    """``job()``, or None after logging what it raised (cancellation goes through)."""
+    try:
+        return await job()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s failed; %s", name, then)
+        return None
 
 
 @dataclass
@@ -34,11 +98,13 @@ class SweepReport:
 
 
 class Maintenance:
-    def __init__(self, meta: MetadataStore, blobs: BlobStore, clock: Clock) -> None:
+    """The background jobs on files: the expiry sweep, blob collection and media probes."""
+
+    def __init__(self, meta: MetadataStore, blobs: BlobStore, clock: Clock, prober: Prober) -> None:
         self.meta = meta
         self.blobs = blobs
         self.clock = clock
-        self.deleted_files = 0  # files this process swept (each file is swept by exactly one process)
+        self.prober = prober
 
     async def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -55,7 +121,6 @@ class Maintenance:
             if count < SWEEP_BATCH:
                 break
         report.blobs = await self.collect()
-        self.deleted_files += report.files
         return report
 
     async def collect(self) -> int:
@@ -81,12 +146,17 @@ class Maintenance:
             if len(finished) < len(items):
                 return done
 
-    async def probe_one(self, prober: Prober) -> bool:
+    async def probe_one(self) -> bool:
+        """Probes one file not probed yet and stores its facts (and, for video and audio, its state).
+
+        Video and audio go from PROCESSING to ACTIVE or FAILED; every other file is ACTIVE already and
+        only gains its facts. False when no file was waiting.
+        """
         record = await self.meta.claim_probe(self.clock.now(), PROBE_LEASE_SECONDS)
         if record is None:
             return False
         try:
-            state, facts, error = await prober(record)
+            state, facts, error = await self.prober.probe(record)
         except Exception as exc:  # a probe that crashes must not leave the file PROCESSING forever
             log.exception("probe of %s failed", record.name)
             state = FileState.FAILED if record.state == FileState.PROCESSING else record.state
@@ -96,14 +166,3 @@ class Maintenance:
             error = record.error
         await self.meta.save_probe(record.project, record.id, state, facts, error, self.clock.now())
         return True
-
-
-async def run_forever(interval: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
-    while True:
-        try:
-            await job()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s failed; retrying in %.0fs", name, interval)
-        await asyncio.sleep(interval)

@@ -1,1 +1,3 @@
-"""What we learn from bytes: supported MIME types and probes of video, audio, images, PDFs and text."""
+"""What we learn from bytes: the domain's ``Prober`` (``isolated.IsolatedProber``), and the probes of video,
+audio, images, PDFs and text it runs in child processes. The supported MIME types are domain policy
+(``gemfiles.domain.mime``)."""

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 import av
 
-from gemfiles.domain.mime import base_type, parameters
+from gemfiles.domain.mime import parameters, raw_pcm
 from gemfiles.media.facts import Facts, NotMedia
 
 IO_BUFFER = 256 * 1024
@@ -43,14 +43,6 @@ ESTIMATED_DURATION_FORMATS = frozenset(
 
 # A header duration within this fraction of the measured one (+0.1 s) is kept: it is the exact, gapless one.
 DURATION_AGREEMENT = 0.05
-
-# Headerless audio: the MIME type names the sample encoding, its parameters the rate and channel count.
-# (FFmpeg demuxer, default sample rate)
-RAW_AUDIO = {
-    "audio/l16": ("s16be", 16000),  # RFC 2586: 16-bit big-endian linear PCM
-    "audio/alaw": ("alaw", 8000),  # G.711, telephony rate unless told otherwise
-    "audio/mulaw": ("mulaw", 8000),
-}
 
 
 def probe_av(handle: BinaryIO, kind: str, mime_type: str) -> Facts:
@@ -229,10 +221,10 @@ def _codec_name(stream: Any) -> str:
 
 
 def _raw_input(mime_type: str) -> tuple[str | None, dict[str, str]]:
-    raw = RAW_AUDIO.get(base_type(mime_type))
+    raw = raw_pcm(mime_type)
     if raw is None:
         return None, {}
-    demuxer, default_rate = raw
+    demuxer, default_rate = raw.demuxer, raw.default_rate
     params = parameters(mime_type)
     rate = params.get("rate", "")
     channels = params.get("channels", "")

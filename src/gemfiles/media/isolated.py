@@ -35,8 +35,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from gemfiles.domain.models import FileRecord, FileState
+from gemfiles.domain.ports import ProbeResult
 from gemfiles.media.facts import Facts
-from gemfiles.media.probe import ProbeResult, kind_of, not_media
+from gemfiles.media.probe import has_probe, not_media
 
 T = TypeVar("T")
 
@@ -47,9 +48,9 @@ class ProbeFailed(Exception):
     """The child died or ran out of time: nothing is known about the bytes."""
 
 
-class Prober:
-    """The server's probes, each in a child: of stored files (the background worker, and model calls that
-    meet a file before the worker did) and of inline data."""
+class IsolatedProber:
+    """The domain's ``Prober``, each probe in a child: of stored files (the background worker, and model
+    calls that meet a file before the worker did) and of inline data. The composition root builds one."""
 
     def __init__(self, blob_url: str, timeout: float, memory_mib: int | None = None) -> None:
         self.blob_url = blob_url
@@ -57,14 +58,14 @@ class Prober:
         self.memory_mib = memory_mib
 
     async def probe(self, record: FileRecord) -> ProbeResult:
-        """(state, facts, error) for a stored file: the worker's prober (``Maintenance.probe_one``).
+        """(state, facts, error) for a stored file: the worker's probe (``Maintenance.probe_one``).
 
         A child that crashes or overruns its time is reported like bytes that are not media (video and
         audio end FAILED); an error reading the blob store (OSError) propagates, as it says nothing about
         the bytes.
         """
-        if kind_of(record.mime_type) is None:
-            return FileState.ACTIVE, {}, None  # nothing to read: no child
+        if not has_probe(record.mime_type):
+            return ProbeResult(FileState.ACTIVE, {}, None)  # nothing to read: no child
         try:
             return await asyncio.to_thread(
                 run_isolated,
@@ -85,11 +86,11 @@ class Prober:
         """
         if record.facts is not None:
             return record.facts
-        return (await self.probe(record))[1] or {}
+        return (await self.probe(record)).facts
 
     async def inline(self, mime_type: str, data: bytes) -> dict[str, Any]:
         """The facts of inline data in a model call."""
-        if kind_of(mime_type) is None:
+        if not has_probe(mime_type):
             return {}
         try:
             return await asyncio.to_thread(

@@ -29,35 +29,22 @@ streams: see the docstrings of ``audiovisual`` (how PyAV reads through the file 
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from gemfiles.domain.mime import AUDIO, IMAGE, VIDEO, base_type, is_text
+from gemfiles.domain.mime import file_kind
 from gemfiles.domain.models import FileRecord, FileState
-from gemfiles.domain.ports import BlobStore
+from gemfiles.domain.ports import BlobStore, ProbeResult
 from gemfiles.media.facts import Facts, NotMedia
 
-__all__ = ["NotMedia", "kind_of", "not_media", "probe_handle", "probe_sync"]
-
-ProbeResult = tuple[FileState, dict[str, Any] | None, dict[str, Any] | None]
+__all__ = ["NotMedia", "has_probe", "not_media", "probe_handle", "probe_sync"]
 
 # google.rpc.Code INVALID_ARGUMENT: the client sent bytes that are not the media it declared.
 INVALID_ARGUMENT = 3
 
 
-def kind_of(mime_type: str) -> str | None:
-    """``video``, ``audio``, ``image``, ``pdf``, ``text``, or None for types with no probe."""
-    base = base_type(mime_type)
-    if base in VIDEO:
-        return "video"
-    if base in AUDIO:
-        return "audio"
-    if base in IMAGE:
-        return "image"
-    if base == "application/pdf":
-        return "pdf"
-    if is_text(base):
-        return "text"
-    return None
+def has_probe(mime_type: str) -> bool:
+    """Every kind but ``other`` (Office documents, archives, ...) has a probe."""
+    return file_kind(mime_type) != "other"
 
 
 def probe_handle(handle: BinaryIO, mime_type: str) -> Facts:
@@ -67,12 +54,12 @@ def probe_handle(handle: BinaryIO, mime_type: str) -> Facts:
     cannot be read. An unexpected error inside PyAV propagates as it is; inside the image, PDF and text
     parsers, which meet damaged files daily, it is reported as NotMedia.
     """
-    kind = kind_of(mime_type)
+    kind = file_kind(mime_type)
     if kind in ("video", "audio"):
         from gemfiles.media.audiovisual import probe_av
 
         return probe_av(handle, kind, mime_type)
-    if kind is None:
+    if kind == "other":
         return {}
     try:
         if kind == "image":
@@ -90,25 +77,26 @@ def probe_handle(handle: BinaryIO, mime_type: str) -> Facts:
 
 def probe_sync(record: FileRecord, blobs: BlobStore) -> ProbeResult:
     """(state, facts, error) for a file, without touching the metadata. Blocking, and meant for the child
-    process of ``isolated`` (the server calls ``isolated.Prober``).
+    process of ``isolated`` (the server calls ``isolated.IsolatedProber``).
 
     Errors reading the blob store itself (OSError) propagate: they say nothing about the bytes, and the
     worker records them.
     """
-    kind = kind_of(record.mime_type)
-    if kind is None:
-        return FileState.ACTIVE, {}, None
+    if not has_probe(record.mime_type):
+        return ProbeResult(FileState.ACTIVE, {}, None)
     try:
         with blobs.reader(record.blob_key) as handle:
             facts = probe_handle(handle, record.mime_type)
     except NotMedia as exc:
         return not_media(record, str(exc))
-    return FileState.ACTIVE, facts, None
+    return ProbeResult(FileState.ACTIVE, facts, None)
 
 
 def not_media(record: FileRecord, reason: str) -> ProbeResult:
     """The result for bytes the probe could not read: video and audio FAILED, anything else ACTIVE."""
-    if kind_of(record.mime_type) in ("video", "audio"):
+    if file_kind(record.mime_type) in ("video", "audio"):
         message = f"The file {record.name} could not be processed: {reason}."
-        return FileState.FAILED, {"probe_error": reason}, {"code": INVALID_ARGUMENT, "message": message}
-    return FileState.ACTIVE, {"probe_error": reason}, None
+        return ProbeResult(
+            FileState.FAILED, {"probe_error": reason}, {"code": INVALID_ARGUMENT, "message": message}
+        )
+    return ProbeResult(FileState.ACTIVE, {"probe_error": reason}, None)

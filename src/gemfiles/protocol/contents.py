@@ -12,55 +12,25 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 from gemfiles.domain.calls import Draft, DraftPart, FileRef, InlineData
 from gemfiles.domain.timeline import FILES_API_HINT, MEDIA_BLOCKS, decode_base64
 from gemfiles.errors import InvalidArgument
-from gemfiles.protocol.wire import camel, parse_json_body
+from gemfiles.protocol.body import read_json as body_json
+from gemfiles.protocol.wire import camel
 from gemfiles.settings import Settings
 
-# Past the limit a request is read on (and dropped) for this many more bytes, so the client, still
-# sending, gets the 400 instead of a reset connection; beyond that the connection is closed.
-DRAIN_FACTOR = 4
 _SNAKE_SPLIT = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
-def too_large(limit: int) -> InvalidArgument:
-    return InvalidArgument(f"Request payload size exceeds the limit: {limit} bytes. {FILES_API_HINT}")
-
-
-async def read_body(request: Request, limit: int) -> bytearray:
-    """The request body, refused with a 400 past ``limit`` bytes without ever holding more than that."""
-    declared = request.headers.get("content-length", "")
-    over = declared.isdigit() and int(declared) > limit
-    buffer = bytearray()
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if not over and seen > limit:
-            over = True
-            buffer = bytearray()
-        if over:
-            if seen > limit * DRAIN_FACTOR:
-                break
-            continue
-        buffer += chunk
-    if over:
-        raise too_large(limit)
-    return buffer  # not copied: a body may be 100 MB
-
-
 async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
-    raw = await read_body(request, settings.max_request_bytes)
-    if len(raw) <= settings.max_request_json_bytes:
-        body = parse_json_body(bytes(raw))  # small bodies: JSON5 too, like Google's parser
-    else:
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidArgument(f"Invalid JSON payload received. {exc}") from None
+    body = await body_json(
+        request,
+        settings.max_request_bytes,
+        lenient_limit=settings.max_request_json_bytes,  # small bodies: JSON5 too, like Google's parser
+        hint=FILES_API_HINT,
+    )
     if not isinstance(body, dict):
         raise InvalidArgument("Invalid JSON payload received. Expected an object.")
     return body

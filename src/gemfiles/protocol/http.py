@@ -25,8 +25,19 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status_code=status, headers=headers, media_type=JSON_TYPE)
 
 
+def render_exception(exc: Exception) -> Response:
+    """The one renderer of what a handler raises: an ApiError as Google's envelope, anything else as a
+    logged 500 INTERNAL (never a trace)."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    return internal_error_response(exc)
+
+
 def error_response(error: ApiError) -> Response:
+    """An ApiError in Google's envelope, with the headers it carries (``ApiError.headers``)."""
     headers = dict(error.headers)
+    # Hook for the upload URL's typed error: once it carries X-Goog-Upload-Status and
+    # X-Goog-Upload-Size-Received in its own ``headers``, this attribute read goes.
     upload = getattr(error, "upload", None)
     if upload is not None:
         # Every reply of the upload URL carries X-Goog-Upload-Status, errors included (WIRE.md 12.5).

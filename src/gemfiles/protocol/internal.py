@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from gemfiles.domain.clock import OffsetClock
 from gemfiles.errors import FailedPrecondition, NotFound, Unavailable
+from gemfiles.protocol.body import read_json_object
 from gemfiles.protocol.http import json_response
 from gemfiles.protocol.services import Services
-from gemfiles.protocol.wire import parse_json_body
 from gemfiles.settings import parse_duration
 
 
@@ -41,7 +41,7 @@ async def clock(request: Request) -> Response:
     """GET: the server's time. POST {"advance": "49h"}: move it forward (expiry tests, no sleeping)."""
     services = _controls(request)
     if request.method == "POST":
-        body = parse_json_body(await request.body())
+        body = await read_json_object(request, services.settings.max_request_json_bytes)
         if not isinstance(services.clock, OffsetClock):
             raise FailedPrecondition("This server's clock cannot be moved.")
         try:

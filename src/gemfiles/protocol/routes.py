@@ -1,18 +1,21 @@
-"""The one route table: Google's paths under every API version, our own under /_internal/."""
+"""The one route table: Google's paths, each declared once with the API version as a path segment, and our
+own endpoints under /_internal/."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import files, internal, uploads
-from gemfiles.protocol.http import error_response, internal_error_response, json_response
+from gemfiles.protocol import files, interactions, internal, models, uploads
+from gemfiles.protocol.http import error_response, json_response, render_exception
 
 # The Python SDK uses v1, the JS SDK v1beta (and a hard-coded upload/v1beta); an empty api_version in
 # Python drops the segment entirely (WIRE.md 1). All route to the same handlers.
@@ -20,38 +23,53 @@ VERSIONS = ("v1", "v1beta", "v1alpha")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+class ApiVersion(Convertor[str]):
+    """``v1/``, ``v1beta/``, ``v1alpha/`` or nothing, as ``v1``, ``v1beta``, ``v1alpha`` or ``""``. Any other
+    segment matches no route, so it gets Google's 404 envelope."""
+
+    regex: ClassVar[str] = "(?:" + "|".join(VERSIONS) + ")/|"
+
+    def convert(self, value: str) -> str:
+        return value.rstrip("/")
+
+    def to_string(self, value: str) -> str:
+        if value and value not in VERSIONS:
+            raise ValueError(f"unknown API version {value!r}")
+        return f"{value}/" if value else ""
+
+
+register_url_convertor("api_version", ApiVersion())
+
+
 def api(handler: Handler) -> Handler:
-    """Renders ApiError in Google's envelope; anything unexpected becomes a logged 500, never a trace."""
+    """Renders what a handler raises: ApiError in Google's envelope; anything unexpected becomes a logged
+    500, never a trace (``http.render_exception``)."""
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
-        except ApiError as exc:
-            return error_response(exc)
         except Exception as exc:
-            return internal_error_response(exc)
+            return render_exception(exc)
 
     return wrapped
 
 
-def _prefixes() -> list[str]:
-    return [f"/{v}" for v in VERSIONS] + [""]
-
-
-def google_routes(extra: list[tuple[str, Handler, list[str]]] | None = None) -> list[BaseRoute]:
-    """``extra``: (path under the version prefix, handler, methods) from later layers (models, interactions)."""
+def google_routes() -> list[BaseRoute]:
+    """Google's paths. Each answers under ``/v1/``, ``/v1beta/``, ``/v1alpha/`` and with no version;
+    handlers find the version in ``request.path_params["version"]``."""
     table: list[tuple[str, Handler, list[str]]] = [
         ("/files", files.list_files, ["GET"]),
         ("/files:register", files.register_files, ["POST"]),
         ("/files/{name}", files.file_item, ["GET", "DELETE"]),
-        *(extra or []),
+        *models.routes(),
+        *interactions.routes(),
     ]
-    routes: list[BaseRoute] = []
-    for prefix in _prefixes():
-        routes.append(Route(f"/upload{prefix}/files", api(uploads.upload_endpoint), methods=["POST"]))
-        for path, handler, methods in table:
-            routes.append(Route(f"{prefix}{path}", api(handler), methods=methods))
+    routes: list[BaseRoute] = [
+        Route("/upload/{version:api_version}files", api(uploads.upload_endpoint), methods=["POST"])
+    ]
+    for path, handler, methods in table:
+        routes.append(Route("/{version:api_version}" + path.lstrip("/"), api(handler), methods=methods))
     return routes
 
 
@@ -67,6 +85,7 @@ def internal_routes() -> list[BaseRoute]:
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no route) and 405 (wrong method), in Google's envelope."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         body = error_body(
@@ -76,3 +95,12 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return error_response(NotFound(f"The requested URL {request.url.path} was not found on this server."))
     return json_response(error_body(exc.status_code, str(exc.detail), "UNKNOWN"), exc.status_code)
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    """An ApiError raised outside a route's handler (a middleware, say): the same renderer."""
+    return render_exception(exc)
+
+
+def exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    return {HTTPException: http_exception, ApiError: api_error}

@@ -10,7 +10,7 @@ from gemfiles.domain.clock import Clock
 from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
-from gemfiles.domain.ports import BlobStore, MetadataStore
+from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
 from gemfiles.domain.routing import Route
 from gemfiles.domain.uploads import UploadService
 from gemfiles.domain.workers import Maintenance
@@ -31,6 +31,7 @@ class Services:
     maintenance: Maintenance
     generation: GenerationService
     interactions: InteractionService
+    prober: Prober
     ready: bool = False
 
 

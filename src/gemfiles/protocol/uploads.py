@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from gemfiles.domain.uploads import UploadReply, upload_error
 from gemfiles.errors import ApiError, InvalidArgument
+from gemfiles.protocol.body import read_json
 from gemfiles.protocol.http import (
     JSON_TYPE,
     api_key_of,
@@ -68,17 +69,6 @@ async def _dispatch(request: Request) -> Response:
     )
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InvalidArgument(f"Request payload size exceeds the limit: {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _declared_size(request: Request, meta: dict[str, Any]) -> int | None:
     header = parse_uint_header(
         request.headers.get("x-goog-upload-header-content-length"), "X-Goog-Upload-Header-Content-Length"
@@ -98,7 +88,7 @@ async def _start(request: Request, services: Services) -> Response:
             "The first request of a resumable upload must send X-Goog-Upload-Command: start."
         )
     meta = parse_file_metadata(
-        parse_json_body(await _read_limited(request, services.settings.max_request_json_bytes), what="Upload")
+        await read_json(request, services.settings.max_request_json_bytes, what="Upload")
     )
     mime_type = (
         request.headers.get("x-goog-upload-header-content-type")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gemfiles.domain.models import FileState
-from gemfiles.media.isolated import ProbeFailed, Prober, run_isolated
+from gemfiles.domain.ports import Prober
+from gemfiles.media.isolated import IsolatedProber, ProbeFailed, run_isolated
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.unit.media import samples
 from tests.unit.media.children import (
@@ -68,8 +69,8 @@ def test_the_childs_exceptions_are_raised_again_in_the_parent() -> None:
 # The server's probes ----------------------------------------------------------------------------------
 
 
-def prober(blobs: LocalBlobStore, timeout: float = 60) -> Prober:
-    return Prober(f"file://{blobs.root}", timeout)
+def prober(blobs: LocalBlobStore, timeout: float = 60) -> IsolatedProber:
+    return IsolatedProber(f"file://{blobs.root}", timeout)
 
 
 async def test_probe_of_a_stored_file_reads_it_in_the_child(store: Store, blobs: LocalBlobStore) -> None:
@@ -123,3 +124,7 @@ def test_a_child_that_outgrows_its_memory_is_a_failed_probe() -> None:
     assert run_isolated(balloon, 16, timeout=30, memory_mib=512) == 16 * 1024 * 1024
     with pytest.raises(ProbeFailed, match="ran out of its 512 MiB of memory"):
         run_isolated(balloon, 1024, timeout=30, memory_mib=512)
+
+
+def test_isolated_prober_implements_the_domain_port(blobs: LocalBlobStore) -> None:
+    assert isinstance(prober(blobs), Prober)

@@ -6,16 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from gemfiles.domain.mime import AUDIO, VIDEO, is_supported, needs_processing, supported_types
-from gemfiles.media.isolated import Prober
-from gemfiles.media.probe import kind_of
+from gemfiles.domain.mime import AUDIO, VIDEO, file_kind, is_supported, needs_processing, supported_types
+from gemfiles.media.isolated import IsolatedProber
 from gemfiles.storage.localdisk import LocalBlobStore
 from tests.unit.media import samples
 from tests.unit.media.conftest import Store
 
 
-def facts_of(blobs: LocalBlobStore) -> Prober:
-    return Prober(f"file://{blobs.root}", 60)
+def facts_of(blobs: LocalBlobStore) -> IsolatedProber:
+    return IsolatedProber(f"file://{blobs.root}", 60)
 
 
 def test_only_video_and_audio_need_processing() -> None:
@@ -45,11 +44,11 @@ def test_supported_types_lists_every_type_and_the_text_family() -> None:
         ("application/pdf", "pdf"),
         ("text/html; charset=utf-8", "text"),
         ("application/x-yaml", "text"),
-        ("application/vnd.oasis.opendocument.text", None),
+        ("application/vnd.oasis.opendocument.text", "other"),
     ],
 )
-def test_kind_of_sorts_types_into_probes(mime_type: str, kind: str | None) -> None:
-    assert kind_of(mime_type) == kind
+def test_file_kind_sorts_types_into_probes(mime_type: str, kind: str) -> None:
+    assert file_kind(mime_type) == kind
 
 
 async def test_facts_computes_them_for_a_file_not_probed_yet(store: Store, blobs: LocalBlobStore) -> None:

@@ -1,0 +1,92 @@
+"""The route table: each Google path declared once, the API version a validated segment, one renderer."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.testclient import TestClient
+
+from gemfiles.errors import FailedPrecondition
+from gemfiles.protocol.routes import exception_handlers, google_routes
+
+
+async def echo(request: Request) -> Response:
+    return JSONResponse({"version": request.path_params["version"], "name": request.path_params.get("name")})
+
+
+async def refuse(request: Request) -> Response:
+    raise FailedPrecondition("not now")
+
+
+async def crash(request: Request) -> Response:
+    raise RuntimeError("secret detail /etc/passwd")
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = Starlette(
+        routes=google_routes(
+            [("/things/{name}", echo, ["GET"]), ("/refuse", refuse, ["GET"]), ("/crash", crash, ["GET"])]
+        ),
+        exception_handlers=exception_handlers(),
+    )
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "version"), [("/v1", "v1"), ("/v1beta", "v1beta"), ("/v1alpha", "v1alpha"), ("", "")]
+)
+def test_route_answers_under_every_api_version_with_the_version_as_parameter(
+    client: TestClient, prefix: str, version: str
+) -> None:
+    reply = client.get(f"{prefix}/things/abc")
+    assert reply.status_code == 200
+    assert reply.json() == {"version": version, "name": "abc"}
+
+
+def test_each_google_path_is_declared_once() -> None:
+    paths = [route.path for route in google_routes()]  # type: ignore[attr-defined]
+    assert len(paths) == len(set(paths))
+    assert "/{version:api_version}files" in paths and "/upload/{version:api_version}files" in paths
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/things/abc", "/v1beta2/things/abc", "/V1/things/abc", "/v1betathings/abc"]
+)
+def test_unknown_api_version_gets_googles_404_envelope(client: TestClient, path: str) -> None:
+    reply = client.get(path)
+    assert reply.status_code == 404
+    assert reply.json()["error"] == {
+        "code": 404,
+        "message": f"The requested URL {path} was not found on this server.",
+        "status": "NOT_FOUND",
+    }
+
+
+def test_api_error_is_rendered_in_googles_envelope(client: TestClient) -> None:
+    reply = client.get("/v1beta/refuse")
+    assert reply.status_code == 400
+    assert reply.json() == {"error": {"code": 400, "message": "not now", "status": "FAILED_PRECONDITION"}}
+
+
+def test_unexpected_exception_is_a_logged_500_without_a_trace(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="gemfiles.protocol"):
+        reply = client.get("/v1/crash")
+    assert reply.status_code == 500
+    assert reply.json() == {
+        "error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}
+    }
+    assert "secret" not in reply.text
+    assert any(r.exc_info for r in caplog.records)
+
+
+def test_wrong_method_is_refused_in_the_envelope(client: TestClient) -> None:
+    reply = client.delete("/v1beta/things/abc")
+    assert reply.status_code == 405
+    assert reply.json()["error"]["status"] == "INVALID_ARGUMENT"
