@@ -56,8 +56,7 @@ def api(handler: Handler) -> Handler:
 
 
 def google_routes() -> list[BaseRoute]:
-    """Google's paths. Each answers under ``/v1/``, ``/v1beta/``, ``/v1alpha/`` and with no version;
-    handlers find the version in ``request.path_params["version"]``."""
+    """Google's paths, each declared once here."""
     table: list[tuple[str, Handler, list[str]]] = [
         ("/files", files.list_files, ["GET"]),
         ("/files:register", files.register_files, ["POST"]),
@@ -65,12 +64,17 @@ def google_routes() -> list[BaseRoute]:
         *models.routes(),
         *interactions.routes(),
     ]
-    routes: list[BaseRoute] = [
-        Route("/upload/{version:api_version}files", api(uploads.upload_endpoint), methods=["POST"])
+    upload = Route("/upload/{version:api_version}files", api(uploads.upload_endpoint), methods=["POST"])
+    return [upload, *versioned(table)]
+
+
+def versioned(table: list[tuple[str, Handler, list[str]]]) -> list[BaseRoute]:
+    """One route per (path, handler, methods): it answers under ``/v1/``, ``/v1beta/``, ``/v1alpha/`` and with
+    no version; handlers find the version in ``request.path_params["version"]``."""
+    return [
+        Route("/{version:api_version}" + path.lstrip("/"), api(handler), methods=methods)
+        for path, handler, methods in table
     ]
-    for path, handler, methods in table:
-        routes.append(Route("/{version:api_version}" + path.lstrip("/"), api(handler), methods=methods))
-    return routes
 
 
 def internal_routes() -> list[BaseRoute]:

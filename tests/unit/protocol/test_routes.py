@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.testclient import TestClient
 
 from gemfiles.errors import FailedPrecondition
-from gemfiles.protocol.routes import exception_handlers, google_routes
+from gemfiles.protocol.routes import exception_handlers, versioned
 
 
 async def echo(request: Request) -> Response:
@@ -29,7 +29,7 @@ async def crash(request: Request) -> Response:
 @pytest.fixture
 def client() -> TestClient:
     app = Starlette(
-        routes=google_routes(
+        routes=versioned(
             [("/things/{name}", echo, ["GET"]), ("/refuse", refuse, ["GET"]), ("/crash", crash, ["GET"])]
         ),
         exception_handlers=exception_handlers(),
