@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.testclient import TestClient
 
 from gemfiles.errors import FailedPrecondition
-from gemfiles.protocol.routes import exception_handlers, versioned
+from gemfiles.protocol.routes import exception_handlers, google_routes, versioned
 
 
 async def echo(request: Request) -> Response:
