@@ -107,3 +107,16 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class PartNumber:
+    """A blob store's part-number source (domain.ports.PartNumbers) that always gives ``number``.
+
+    For tests that write an upload's parts themselves, one writer per upload: no number is ever contended.
+    """
+
+    def __init__(self, number: int) -> None:
+        self.next = number
+
+    async def allocate(self) -> int:
+        return self.next

@@ -26,14 +26,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: ApiError) -> Response:
-    headers = dict(error.headers)
-    upload = getattr(error, "upload", None)
-    if upload is not None:
-        # Every reply of the upload URL carries X-Goog-Upload-Status, errors included (WIRE.md 12.5).
-        headers["X-Goog-Upload-Status"] = upload.status
-        if upload.received is not None:
-            headers["X-Goog-Upload-Size-Received"] = str(upload.received)
-    return json_response(error.body(), error.code, headers)
+    return json_response(error.body(), error.code, dict(error.headers))
 
 
 def internal_error_response(exc: BaseException, *, upload_status: str | None = None) -> Response:

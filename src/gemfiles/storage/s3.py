@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import io
 import itertools
 import logging
@@ -36,7 +37,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gemfiles.domain.models import PartRef
-from gemfiles.domain.ports import BlobStoreError, PartUnreadable
+from gemfiles.domain.ports import BlobStoreError, PartNumbers, PartUnreadable
+from gemfiles.storage.parts import check_upload_key, object_key, observed, same_stored_bytes
 
 log = logging.getLogger("gemfiles.storage.s3")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -51,11 +53,6 @@ JOIN_CONCURRENCY = 4
 _OBJECT_KEY = re.compile(r"^[0-9A-Za-z]{2}/[0-9A-Za-z]+(\.j)?$")
 _NO_UPLOAD = ("NoSuchUpload", "404")
 _NO_KEY = ("NoSuchKey", "404", "NotFound")
-
-
-def _check_upload_key(upload_key: str) -> None:
-    if not upload_key or not upload_key.isalnum() or not upload_key.isascii():
-        raise ValueError(f"not a blob key: {upload_key!r}")
 
 
 def _error_code(exc: BaseException) -> str:
@@ -190,10 +187,6 @@ def _refusals_as_store_errors(method: F) -> F:
 
 
 class S3BlobStore:
-    # S3 overwrites a part of the same number silently: every attempt needs an allocated number.
-    detects_part_reuse = False
-    observes_blocks = False  # blocks are hashed by the domain as they pass
-
     def __init__(
         self,
         bucket: str,
@@ -298,12 +291,10 @@ class S3BlobStore:
         return f"{self.prefix}objects/{key}"
 
     def _final_key(self, upload_key: str) -> str:
-        _check_upload_key(upload_key)
-        return f"{upload_key[:2]}/{upload_key}"
+        return object_key(upload_key)
 
     def _parts_prefix(self, upload_key: str) -> str:
-        _check_upload_key(upload_key)
-        return f"{self.prefix}uploads/{upload_key}/"
+        return f"{self.prefix}uploads/{check_upload_key(upload_key)}/"
 
     def _part_key(self, upload_key: str, part: PartRef) -> str:
         if not part.key.isdigit():
@@ -322,10 +313,14 @@ class S3BlobStore:
         self,
         upload_key: str,
         state: dict[str, Any],
-        number: int,
+        numbers: PartNumbers,
         blocks: AsyncIterator[bytes],
         length_hint: int | None,
+        observe: Callable[[bytes], None] | None = None,
     ) -> PartRef:
+        # S3 overwrites a part of the same number silently: every attempt gets an allocated number.
+        number = await numbers.allocate()
+        blocks = observed(blocks, observe)
         if length_hint is None:
             return await self._put_spooled(upload_key, state, number, blocks)
         if length_hint == 0:
@@ -395,6 +390,21 @@ class S3BlobStore:
             )
         async for block in self._get(self._part_key(upload_key, part), 0, part.size):
             yield block
+
+    async def same_part(
+        self, upload_key: str, state: dict[str, Any], part: PartRef, body: AsyncIterator[bytes]
+    ) -> bool:
+        if part.key:
+            return await same_stored_bytes(body, self.read_part(upload_key, state, part))
+        # A part inside the unfinished multipart upload cannot be read back, but its ETag is the MD5 of
+        # its bytes (hex, quoted): the re-sent chunk must hash to it.
+        expected = part.etag.strip('"').lower()
+        if not re.fullmatch(r"[0-9a-f]{32}", expected):
+            return False
+        digest = hashlib.md5(usedforsecurity=False)
+        async for block in body:
+            await asyncio.to_thread(digest.update, block)
+        return digest.hexdigest() == expected
 
     @_refusals_as_store_errors
     async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:

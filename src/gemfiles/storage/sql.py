@@ -51,8 +51,8 @@ from gemfiles.domain.models import (
     SessionStatus,
     UploadSession,
 )
-from gemfiles.domain.ports import ApiKeyRecord, GcItem, SessionGone
-from gemfiles.errors import AlreadyExists, QuotaExceeded
+from gemfiles.domain.ports import ApiKeyRecord, GcItem, NameTaken, QuotaRefused, SessionGone
+from gemfiles.domain.refusals import name_taken_result
 from gemfiles.storage.schema import api_keys, blob_gc, files, project_usage, upload_sessions
 
 
@@ -239,11 +239,7 @@ class SqlMetadataStore:
             .values(reserved_bytes=project_usage.c.reserved_bytes + amount)
         )
         if result.rowcount != 1:
-            raise QuotaExceeded(
-                project,
-                f"Quota exceeded: storing {amount} more bytes would exceed this project's file storage "
-                f"quota of {quota} bytes.",
-            )
+            raise QuotaRefused(project, amount, quota)
 
     async def _add_usage(
         self, conn: AsyncConnection, project: str, *, used: int = 0, reserved: int = 0
@@ -279,7 +275,7 @@ class SqlMetadataStore:
                 )
             ).first()
             if taken is not None:
-                raise AlreadyExists(f"File files/{session.file_id} already exists.")
+                raise NameTaken(session.project, session.file_id)
             await self._reserve(conn, session.project, session.reserved_bytes, quota_bytes)
             await conn.execute(insert(upload_sessions).values(**_session_values(session)))
 
@@ -347,7 +343,7 @@ class SqlMetadataStore:
         return True
 
     async def finish_session(self, token_digest: str, file: FileRecord, now: datetime) -> FileRecord:
-        conflict: AlreadyExists | None = None
+        conflict: NameTaken | None = None
         async with self._write() as conn:
             session = await self._lock_session(conn, token_digest)
             if session is None or session.status != SessionStatus.ACTIVE:
@@ -362,11 +358,11 @@ class SqlMetadataStore:
             if existing is not None:
                 old = _file(existing)
                 if old.expire_time > now:
-                    conflict = AlreadyExists(f"File {file.name} already exists.")
+                    conflict = NameTaken(file.project, file.id)
                 else:
                     await self._drop_files(conn, [old], now)  # expired, not swept yet: make room
             if conflict is not None:
-                await self._end_session(conn, session, SessionStatus.FAILED, _error_json(conflict), now)
+                await self._end_session(conn, session, SessionStatus.FAILED, name_taken_result(file.id), now)
                 await self._queue_gc(conn, [("object", file.blob_key, {})], now)
             else:
                 await conn.execute(insert(files).values(**_file_values(file)))
@@ -650,10 +646,6 @@ def _enable_wal(cursor: Any, patience: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"could not put the SQLite database in WAL mode within {patience:g} s")
         time.sleep(0.02)
-
-
-def _error_json(error: Any) -> dict[str, Any]:
-    return {"code": error.code, "message": error.message, "status": error.status}
 
 
 def _parts(parts: list[PartRef]) -> list[dict[str, Any]]:
