@@ -80,6 +80,26 @@ async def test_read_part_returns_a_small_committed_part(blobs: BlobStore) -> Non
     assert await read_all(blobs.read_part(upload.key, upload.state, part)) == data
 
 
+@pytest.mark.parametrize("size", [300_000, 6 * MIB], ids=["small", "large"])
+async def test_same_part_recognises_the_bytes_of_a_committed_part(blobs: BlobStore, size: int) -> None:
+    # A large part sits inside S3's unfinished multipart upload, where only its ETag (the MD5) is known.
+    upload = await Upload.begin(blobs)
+    [data] = chunks(size)
+    part = await upload.chunk(data)
+    assert await blobs.same_part(upload.key, upload.state, part, blocks_of(data))
+    changed = data[:-1] + bytes([data[-1] ^ 1])
+    assert not await blobs.same_part(upload.key, upload.state, part, blocks_of(changed))
+    assert not await blobs.same_part(upload.key, upload.state, part, blocks_of(data[:-1]))
+
+
+async def test_same_part_of_a_completed_upload_is_false(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    [data] = chunks(1000)
+    part = await upload.chunk(data)
+    await upload.complete()
+    assert not await blobs.same_part(upload.key, upload.state, part, blocks_of(data))
+
+
 async def test_put_part_of_unknown_length_stores_every_byte(blobs: BlobStore) -> None:
     upload = await Upload.begin(blobs)
     first, second = chunks(6 * MIB + 3, 1000)
