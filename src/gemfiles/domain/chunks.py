@@ -17,7 +17,7 @@ from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.models import PartRef, UploadSession
 from gemfiles.domain.ports import BlobStore, MetadataStore, PartUnreadable, QuotaRefused
 from gemfiles.domain.refusals import quota_exceeded
-from gemfiles.domain.upload_machine import Append, UploadError, bad_offset, ended_early, room_refusal
+from gemfiles.domain.upload_machine import Append, UploadError, bad_offset, ended_early, overflow
 
 BLOCK_BYTES = 1024 * 1024
 
@@ -64,9 +64,7 @@ class ChunkPipeline:
         hasher = ResumableSha256(session.hash_state) if self.resumable_hash else None
 
         def too_big() -> NoReturn:
-            refusal = room_refusal(session, plan.room + 1, self.max_file_bytes)
-            assert refusal is not None
-            raise refusal
+            raise overflow(session, self.max_file_bytes)
 
         blocks = coalesce(body, plan.room, too_big)
         observe = hasher.update if hasher is not None else None

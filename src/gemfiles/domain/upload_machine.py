@@ -227,6 +227,12 @@ def room_refusal(session: UploadSession, length: int, max_file_bytes: int) -> Up
     return None
 
 
+def overflow(session: UploadSession, max_file_bytes: int) -> UploadError:
+    """The refusal of a chunk of unknown length found to run past the room the session has left."""
+    refusal = room_refusal(session, room(session, max_file_bytes) + 1, max_file_bytes)
+    return refusal if refusal is not None else bad_offset(session, session.received)
+
+
 # Refusals --------------------------------------------------------------------------------------------------
 def wire_status(session: UploadSession) -> WireStatus:
     if session.status == SessionStatus.ACTIVE:
