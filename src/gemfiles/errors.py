@@ -9,7 +9,6 @@
     │   └── FileNotAccessible     403, "You do not have permission to access the File <id> or it may not exist."
     ├── NotFound                  404 NOT_FOUND
     ├── AlreadyExists             409 ALREADY_EXISTS
-    ├── Aborted                   409 ABORTED
     ├── ResourceExhausted         429 RESOURCE_EXHAUSTED (+ QuotaFailure)
     ├── Internal                  500 INTERNAL
     ├── Unimplemented             501 UNIMPLEMENTED
@@ -18,6 +17,10 @@
     └── DeadlineExceeded          504 DEADLINE_EXCEEDED
 
 Anything else that escapes a handler becomes 500 INTERNAL with a generic message and is logged.
+
+Stores never raise these: they raise the domain's storage errors (``domain/ports.py``: NameTaken,
+QuotaRefused, SessionGone, ...), which the domain translates (``domain/refusals.py``). On the upload URL
+the domain wraps an ApiError in ``domain.upload_machine.UploadError`` with the upload status to report.
 """
 
 from __future__ import annotations
@@ -108,11 +111,6 @@ class NotFound(ApiError):
 class AlreadyExists(ApiError):
     code = 409
     status = "ALREADY_EXISTS"
-
-
-class Aborted(ApiError):
-    code = 409
-    status = "ABORTED"
 
 
 class ResourceExhausted(ApiError):

@@ -1,4 +1,5 @@
-"""The storage suite's backends: every test here runs on SQLite + local disk and on PostgreSQL + S3.
+"""The storage suite's backends: every test here runs on SQLite + local disk, on PostgreSQL + S3, and on the
+in-memory twin of both (storage/memory.py) that the domain's unit tests use.
 
 PostgreSQL and SeaweedFS are real processes started from their pip wheels (tests/e2e/services.py); each
 test gets its own database (a copy of a migrated template) and its own key prefix in one bucket.
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from gemfiles.domain.ports import BlobStore, MetadataStore
+from gemfiles.storage.memory import MemoryBlobStore, forget
 from gemfiles.storage.registry import open_blob_store, open_metadata_store
 from tests.e2e.services import Postgres, SeaweedS3, shared_postgres, shared_seaweedfs, stop_shared
 
@@ -32,6 +34,8 @@ class Backend:
 
     def empty_database(self) -> str:
         """The URL of a database with no tables yet (to watch migrations run)."""
+        if self.database_url.startswith("memory:"):
+            return f"memory://empty-{uuid.uuid4().hex[:8]}"
         if self.postgres is not None:
             name = f"e_{uuid.uuid4().hex[:16]}"
             self.postgres.admin(f'CREATE DATABASE "{name}"')
@@ -44,6 +48,8 @@ class Backend:
         if self.seaweed is not None:
             keys = self.seaweed.keys(self.bucket, self.prefix)
             return keys + [f"(multipart) {k}" for k in self.seaweed.pending_uploads(self.bucket, self.prefix)]
+        if self.blob_url.startswith("memory:"):
+            return MemoryBlobStore.from_url(self.blob_url).leftovers()
         assert self.root is not None
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
 
@@ -69,22 +75,28 @@ def _stop_services() -> Iterator[None]:
     stop_shared()
 
 
-@pytest.fixture(params=["sqlite+file", "postgresql+s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+@pytest.fixture(params=["sqlite+file", "postgresql+s3", "memory"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "memory":
+        name = f"contract-{uuid.uuid4().hex[:12]}"
+        yield Backend(request.param, f"memory://{name}", f"memory://{name}")
+        forget(name)
+        return
     if request.param == "sqlite+file":
-        return Backend(
+        yield Backend(
             request.param,
             f"sqlite:///{tmp_path / 'meta.db'}",
             f"file://{tmp_path / 'blobs'}",
             root=tmp_path / "blobs",
         )
+        return
     postgres: Postgres = request.getfixturevalue("postgres")
     seaweed: SeaweedS3 = request.getfixturevalue("seaweedfs")
     bucket: str = request.getfixturevalue("contract_bucket")
     prefix = f"c-{uuid.uuid4().hex[:12]}"
     for name, value in seaweed.env.items():
         request.getfixturevalue("monkeypatch").setenv(name, value)
-    return Backend(
+    yield Backend(
         request.param,
         postgres.database(),
         f"s3://{bucket}/{prefix}",

@@ -17,6 +17,7 @@ import pytest
 from gemfiles.domain.models import PartRef
 from gemfiles.domain.ports import BlobStore
 from tests.contract.conftest import Backend
+from tests.support import PartNumber
 
 MIB = 1024 * 1024
 
@@ -54,7 +55,7 @@ class Upload:
     async def put(self, data: bytes, *, known_length: bool = True) -> PartRef:
         number, self.next_number = self.next_number, self.next_number + 1
         hint = len(data) if known_length else None
-        return await self.blobs.put_part(self.key, self.state, number, blocks_of(data), hint)
+        return await self.blobs.put_part(self.key, self.state, PartNumber(number), blocks_of(data), hint)
 
     async def chunk(self, data: bytes, *, known_length: bool = True) -> PartRef:
         part = await self.put(data, known_length=known_length)
@@ -79,6 +80,26 @@ async def test_read_part_returns_a_small_committed_part(blobs: BlobStore) -> Non
     assert await read_all(blobs.read_part(upload.key, upload.state, part)) == data
 
 
+@pytest.mark.parametrize("size", [300_000, 6 * MIB], ids=["small", "large"])
+async def test_same_part_recognises_the_bytes_of_a_committed_part(blobs: BlobStore, size: int) -> None:
+    # A large part sits inside S3's unfinished multipart upload, where only its ETag (the MD5) is known.
+    upload = await Upload.begin(blobs)
+    [data] = chunks(size)
+    part = await upload.chunk(data)
+    assert await blobs.same_part(upload.key, upload.state, part, blocks_of(data))
+    changed = data[:-1] + bytes([data[-1] ^ 1])
+    assert not await blobs.same_part(upload.key, upload.state, part, blocks_of(changed))
+    assert not await blobs.same_part(upload.key, upload.state, part, blocks_of(data[:-1]))
+
+
+async def test_same_part_of_a_completed_upload_is_false(blobs: BlobStore) -> None:
+    upload = await Upload.begin(blobs)
+    [data] = chunks(1000)
+    part = await upload.chunk(data)
+    await upload.complete()
+    assert not await blobs.same_part(upload.key, upload.state, part, blocks_of(data))
+
+
 async def test_put_part_of_unknown_length_stores_every_byte(blobs: BlobStore) -> None:
     upload = await Upload.begin(blobs)
     first, second = chunks(6 * MIB + 3, 1000)
@@ -96,7 +117,7 @@ async def test_put_part_of_an_empty_body_has_size_zero(blobs: BlobStore) -> None
 
 async def test_put_part_that_ends_early_reports_the_bytes_it_got(blobs: BlobStore) -> None:
     upload = await Upload.begin(blobs)
-    part = await blobs.put_part(upload.key, upload.state, 1, blocks_of(b"x" * 1000), 4000)
+    part = await blobs.put_part(upload.key, upload.state, PartNumber(1), blocks_of(b"x" * 1000), 4000)
     assert part.size == 1000  # the domain refuses such a chunk; nothing of it is ever committed
 
 

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from gemfiles.domain.models import FileRecord, FileState, PartRef, SessionStatus, UploadSession
-from gemfiles.domain.ports import MetadataStore, SessionGone
-from gemfiles.errors import AlreadyExists, QuotaExceeded
+from gemfiles.domain.ports import MetadataStore, NameTaken, QuotaRefused, SessionGone
 from gemfiles.storage.registry import open_metadata_store
 from tests.contract.conftest import Backend
 
@@ -92,16 +91,16 @@ async def test_create_session_over_quota_raises_and_stores_nothing(meta: Metadat
     project = new_project()
     await meta.create_session(new_session(project, size=600), 1000, NOW)
     refused = new_session(project, size=401)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaRefused):
         await meta.create_session(refused, 1000, NOW)
     assert await meta.get_session(refused.token_digest) is None
     assert (await meta.get_usage(project)).reserved_bytes == 600
 
 
-async def test_create_session_for_a_taken_file_id_raises_already_exists(meta: MetadataStore) -> None:
+async def test_create_session_for_a_taken_file_id_raises_name_taken(meta: MetadataStore) -> None:
     project = new_project()
     record = await stored_file(meta, project)
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(NameTaken):
         await meta.create_session(new_session(project, file_id=record.id), GIB, NOW)
 
 
@@ -159,7 +158,7 @@ async def test_commit_part_whose_extra_reservation_does_not_fit_raises_and_chang
     session = new_session(new_project(), size=None)
     await meta.create_session(session, 100, NOW)
     assert await meta.commit_part(session.token_digest, 0, PartRef(1, 60), None, 60, 100, NOW)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaRefused):
         await meta.commit_part(session.token_digest, 60, PartRef(2, 41), None, 41, 100, NOW)
     stored = await meta.get_session(session.token_digest)
     assert stored is not None and stored.received == 60 and len(stored.parts) == 1
@@ -201,7 +200,7 @@ async def test_finish_session_onto_a_live_file_fails_the_session(meta: MetadataS
     session = new_session(project, size=20, file_id="late-comer")
     await meta.create_session(session, GIB, NOW)
     clash = replace(file_for(session, 20), id=existing.id)
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(NameTaken):
         await meta.finish_session(session.token_digest, clash, NOW)
 
     stored = await meta.get_session(session.token_digest)
@@ -293,7 +292,7 @@ async def test_concurrent_reservations_across_replicas_never_overshoot_the_quota
     async def reserve(store: MetadataStore) -> bool:
         try:
             await store.create_session(new_session(project, size=size), quota, NOW)
-        except QuotaExceeded:
+        except QuotaRefused:
             return False
         return True
 
@@ -314,7 +313,7 @@ async def test_concurrent_chunk_reservations_across_replicas_are_exact(
     async def commit(store: MetadataStore, session: UploadSession) -> bool:
         try:
             return await store.commit_part(session.token_digest, 0, PartRef(1, 150), None, 150, 1000, NOW)
-        except QuotaExceeded:
+        except QuotaRefused:
             return False
 
     results = await asyncio.gather(*(commit([meta, other][i % 2], s) for i, s in enumerate(sessions)))

@@ -12,7 +12,7 @@ attempt at it); ``complete_upload`` turns the committed parts into one object, i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, NamedTuple, Protocol, runtime_checkable
@@ -22,16 +22,58 @@ from gemfiles.domain.interactions import InteractionRecord
 from gemfiles.domain.models import FileRecord, FileState, PartRef, ProjectUsage, UploadSession
 
 
-class PartUnreadable(Exception):
-    """A store cannot read back a part of an unfinished upload (S3 multipart); its ``etag`` is its MD5."""
+class StorageError(Exception):
+    """Base of the errors a store raises; the domain translates each into what a client is told."""
+
+
+class NameTaken(StorageError):
+    """A custom file name is held by an unexpired file."""
+
+    def __init__(self, project: str, file_id: str) -> None:
+        super().__init__(f"file {file_id} of project {project} exists")
+        self.project = project
+        self.file_id = file_id
+
+
+class QuotaRefused(StorageError):
+    """Reserving ``needed`` more bytes would take ``project`` over its ``quota``; nothing was reserved."""
+
+    def __init__(self, project: str, needed: int, quota: int) -> None:
+        super().__init__(f"project {project}: {needed} more bytes do not fit its quota of {quota}")
+        self.project = project
+        self.needed = needed
+        self.quota = quota
+
+
+class SessionGone(StorageError):
+    """The session was finished, cancelled or removed by another request in the meantime."""
+
+
+class PartUnreadable(StorageError):
+    """A store cannot read back a part of an unfinished upload (an S3 multipart part)."""
 
 
 class BlobStoreError(OSError):
-    """The blob store could not do what was asked (unreachable, refused): nothing says the bytes were bad."""
+    """The blob store could not do what was asked (unreachable, refused): nothing says the bytes were bad.
+
+    An OSError, like the local disk's own failures: the domain treats every OSError of a blob store as
+    the store failing, never as the client's bytes being wrong.
+    """
 
 
-class SessionGone(Exception):
-    """The session was finished, cancelled or removed by another request in the meantime."""
+class PartNumbers(Protocol):
+    """Where a store gets the number of the part it is about to write.
+
+    ``next`` is the session's next number, which may already be in use by another attempt at the same
+    offset (or a part a crash left behind): a store that can detect that reuse before reading any byte
+    (a file created exclusively) may try it first and ``allocate`` only on a clash; a store that would
+    overwrite silently (S3) must ``allocate``. Allocated numbers are never handed out twice.
+    """
+
+    @property
+    def next(self) -> int: ...
+
+    async def allocate(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +117,8 @@ class MetadataStore(Protocol):
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
         """Reserves ``session.reserved_bytes`` against the project quota atomically and stores the session.
 
-        Raises AlreadyExists if an unexpired file already has ``session.file_id`` (custom names), and
-        QuotaExceeded if the reservation does not fit.
+        Raises NameTaken if an unexpired file already has ``session.file_id`` (custom names), and
+        QuotaRefused if the reservation does not fit.
         """
 
     async def get_session(self, token_digest: str) -> UploadSession | None: ...
@@ -101,14 +143,15 @@ class MetadataStore(Protocol):
         """Appends a part if the session is still active at ``expected_received`` (compare-and-set).
 
         ``extra_reserve`` bytes are reserved in the same transaction (uploads of undeclared size); raises
-        QuotaExceeded if they do not fit. False when another request advanced the session first.
+        QuotaRefused if they do not fit. False when another request advanced the session first.
         """
 
     async def finish_session(self, token_digest: str, file: FileRecord, now: datetime) -> FileRecord:
         """Creates the file from an active, fully received session: the reservation becomes usage.
 
-        An expired file of the same name is replaced; an unexpired one raises AlreadyExists. Raises
-        Aborted if the session is no longer active (another request finished it).
+        An expired file of the same name is replaced. An unexpired one raises NameTaken, and the session
+        ends failed with an ALREADY_EXISTS error (replayed to retries). Raises SessionGone if the session
+        is no longer active (another request finished it).
         """
 
     async def fail_session(self, token_digest: str, error: dict[str, Any], now: datetime) -> bool:
@@ -151,14 +194,6 @@ class MetadataStore(Protocol):
 
 @runtime_checkable
 class BlobStore(Protocol):
-    # True when put_part raises FileExistsError, before reading any block, for a part number already
-    # used in this upload. The domain may then skip allocating a number for each chunk and try the
-    # session's next one, allocating only after a clash (one metadata transaction less per chunk).
-    detects_part_reuse: bool
-    # True when put_part takes ``observe``: a callable run on every block, in order, in the worker thread
-    # that writes it (the domain's running SHA-256 then costs no thread hand-off of its own).
-    observes_blocks: bool
-
     @property
     def url(self) -> str:
         """The URL that opens this store again (``storage.registry.open_blob_store``), e.g. in a child process."""
@@ -173,14 +208,28 @@ class BlobStore(Protocol):
         self,
         upload_key: str,
         state: dict[str, Any],
-        number: int,
+        numbers: PartNumbers,
         blocks: AsyncIterator[bytes],
         length_hint: int | None,
+        observe: Callable[[bytes], None] | None = None,
     ) -> PartRef:
-        """Writes one part durably from a stream of blocks; returns its reference."""
+        """Writes one part durably from a stream of blocks; returns its reference.
+
+        ``observe`` runs on every block, in order, before the part is returned (the domain's running
+        SHA-256); a store runs it off the event loop. A part shorter than ``length_hint`` is returned
+        with the size it got, and the domain refuses it. Failures of the store are OSErrors.
+        """
+
+    async def same_part(
+        self, upload_key: str, state: dict[str, Any], part: PartRef, body: AsyncIterator[bytes]
+    ) -> bool:
+        """Whether ``body`` holds the bytes of a committed, not yet completed part (a re-sent chunk).
+
+        False, not an error, when the part cannot be read any more (a finalize moved it meanwhile).
+        """
 
     def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
-        """The bytes of a committed, not yet completed part (to recognise a re-sent chunk)."""
+        """The bytes of a committed, not yet completed part; PartUnreadable where the store cannot."""
 
     async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
         """Joins the parts into one object and returns its key. Idempotent: a second call returns the same key."""

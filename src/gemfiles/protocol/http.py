@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gemfiles.domain.ports import MetadataStore
+from gemfiles.domain.upload_machine import UploadError
 from gemfiles.errors import ApiError, ApiKeyInvalid, PermissionDenied, error_body
 from gemfiles.settings import Settings
 
@@ -28,23 +29,24 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 def render_exception(exc: Exception) -> Response:
     """The one renderer of what a handler raises: an ApiError as Google's envelope, anything else as a
     logged 500 INTERNAL (never a trace)."""
+    if isinstance(exc, UploadError):
+        return upload_error_response(exc)
     if isinstance(exc, ApiError):
         return error_response(exc)
     return internal_error_response(exc)
 
 
+def upload_error_response(exc: UploadError) -> Response:
+    """Every reply of the upload URL carries X-Goog-Upload-Status, errors included (WIRE.md 12.5)."""
+    headers = {**exc.error.headers, "X-Goog-Upload-Status": exc.status}
+    if exc.received is not None:
+        headers["X-Goog-Upload-Size-Received"] = str(exc.received)
+    return json_response(exc.error.body(), exc.error.code, headers)
+
+
 def error_response(error: ApiError) -> Response:
     """An ApiError in Google's envelope, with the headers it carries (``ApiError.headers``)."""
-    headers = dict(error.headers)
-    # Hook for the upload URL's typed error: once it carries X-Goog-Upload-Status and
-    # X-Goog-Upload-Size-Received in its own ``headers``, this attribute read goes.
-    upload = getattr(error, "upload", None)
-    if upload is not None:
-        # Every reply of the upload URL carries X-Goog-Upload-Status, errors included (WIRE.md 12.5).
-        headers["X-Goog-Upload-Status"] = upload.status
-        if upload.received is not None:
-            headers["X-Goog-Upload-Size-Received"] = str(upload.received)
-    return json_response(error.body(), error.code, headers)
+    return json_response(error.body(), error.code, dict(error.headers))
 
 
 def internal_error_response(exc: BaseException, *, upload_status: str | None = None) -> Response:

@@ -11,13 +11,12 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from gemfiles.domain.uploads import UploadReply, upload_error
+from gemfiles.domain.upload_machine import ChunkCommand, UploadError, UploadReply
 from gemfiles.errors import ApiError, InvalidArgument
 from gemfiles.protocol.body import read_json
 from gemfiles.protocol.http import (
     JSON_TYPE,
     api_key_of,
-    error_response,
     internal_error_response,
     json_response,
     origin_of,
@@ -32,29 +31,35 @@ _COMMANDS = {"start", "upload", "finalize", "query", "cancel"}
 
 
 async def upload_endpoint(request: Request) -> Response:
+    """Refusals are raised, and rendered by ``http.render_exception``; on the upload URL every one of them
+    is an ``UploadError``, so it carries X-Goog-Upload-Status (WIRE.md 12.5)."""
+    services: Services = request.app.state.services
+    token = request.query_params.get("upload_id")
     try:
-        return await _dispatch(request)
+        if token is None:
+            return await _new_upload(request, services)
+        return await _upload_url(request, services, token)
     except ClientDisconnect:
         # The client went away mid-body: nothing of that request was committed, and no one reads this reply.
         log.info("client disconnected during %s", request.url.path)
         error = InvalidArgument("The request body ended before all of its bytes arrived.")
-        return error_response(upload_error(error, "active") if "upload_id" in request.query_params else error)
-
-
-async def _dispatch(request: Request) -> Response:
-    services: Services = request.app.state.services
-    token = request.query_params.get("upload_id")
-    if token is not None:
-        try:
-            return await _upload_url(request, services, token)
-        except ApiError as exc:
-            if getattr(exc, "upload", None) is None:
-                upload_error(exc, "final")
-            return error_response(exc)
-        except ClientDisconnect:
+        if token is None:
+            raise error from None
+        raise UploadError(error, "active") from None
+    except UploadError:
+        raise
+    except ApiError as exc:
+        if token is None:
+            raise  # a start or one-shot upload: rendered like any other API error
+        raise UploadError(exc, "final") from None
+    except Exception as exc:
+        if token is None:
             raise
-        except Exception as exc:  # the session is intact: say so, so resumable clients can query and go on
-            return internal_error_response(exc, upload_status="active")
+        # The session is intact: say so, so resumable clients can query and go on.
+        return internal_error_response(exc, upload_status="active")
+
+
+async def _new_upload(request: Request, services: Services) -> Response:
     protocol = request.headers.get("x-goog-upload-protocol", "").strip().lower()
     upload_type = request.query_params.get("uploadType", "").lower()
     content_type = request.headers.get("content-type", "").lower()
@@ -137,38 +142,31 @@ async def _upload_url(request: Request, services: Services, token: str) -> Respo
     try:
         commands = _commands(request)
     except ApiError as exc:
-        raise upload_error(
+        raise UploadError(
             exc, "active" if session.status == "active" else "final", session.received
         ) from None
-    if "start" in commands:
-        raise upload_error(InvalidArgument("This upload has already started."), "active", session.received)
+    try:
+        if "start" in commands:
+            raise InvalidArgument("This upload has already started.")
+        offset = parse_uint_header(request.headers.get("x-goog-upload-offset"), "X-Goog-Upload-Offset")
+        length = parse_uint_header(request.headers.get("content-length"), "Content-Length")
+    except ApiError as exc:
+        raise UploadError(exc, "active", session.received) from None
     if commands == {"query"}:
         reply = await services.uploads.query(session)
     elif commands == {"cancel"}:
         reply = await services.uploads.cancel(session)
     elif commands <= {"upload", "finalize"}:
-        try:
-            offset = parse_uint_header(request.headers.get("x-goog-upload-offset"), "X-Goog-Upload-Offset")
-            length = parse_uint_header(request.headers.get("content-length"), "Content-Length")
-        except ApiError as exc:
-            raise upload_error(exc, "active", session.received) from None
-        reply = await services.uploads.chunk(
-            session,
-            offset=offset,
-            finalize="finalize" in commands,
-            upload="upload" in commands,
-            body=request.stream(),
-            length=length,
-        )
+        command = ChunkCommand(offset, length, upload="upload" in commands, finalize="finalize" in commands)
+        reply = await services.uploads.chunk(session, command, request.stream())
     else:
-        raise upload_error(
-            InvalidArgument(f"Commands {sorted(commands)} cannot be combined."), "active", session.received
-        )
+        error = InvalidArgument(f"Commands {sorted(commands)} cannot be combined.")
+        raise UploadError(error, "active", session.received)
     return _reply(request, services, reply)
 
 
 def _reply(request: Request, services: Services, reply: UploadReply) -> Response:
-    headers = {"X-Goog-Upload-Status": reply.status}
+    headers: dict[str, str] = {"X-Goog-Upload-Status": reply.status}
     if reply.received is not None and reply.status == "active":
         headers["X-Goog-Upload-Size-Received"] = str(reply.received)
     if reply.file is not None:
@@ -201,11 +199,9 @@ async def _one_shot(
         declared_size=meta.get("sizeBytes"),
     )
     try:
-        reply = await services.uploads.chunk(
-            session, offset=0, finalize=True, upload=True, body=body, length=None
-        )
+        reply = await services.uploads.chunk(session, ChunkCommand(0, None, upload=True, finalize=True), body)
     except BaseException:
-        await services.uploads.meta.cancel_session(session.token_digest, services.clock.now())
+        await services.uploads.abandon(session)
         raise
     return json_response(
         {"file": _file(request, services, reply.file)}, 200, {"X-Goog-Upload-Status": "final"}

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gemfiles.domain.models import PartRef
+from gemfiles.domain.ports import PartNumbers
+from gemfiles.storage.parts import check_upload_key, object_key, same_stored_bytes
 
 READ_BLOCK = 1024 * 1024
 _MANIFEST = "manifest.json"
@@ -82,9 +84,6 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LocalBlobStore:
-    detects_part_reuse = True  # parts are created with O_EXCL
-    observes_blocks = True  # put_part takes ``observe``
-
     def __init__(self, root: Path) -> None:
         self.root = root
         self._uploads = root / "uploads"
@@ -109,13 +108,11 @@ class LocalBlobStore:
 
     # Names are derived from server-made keys only, never from client input.
     def _upload_dir(self, upload_key: str) -> Path:
-        _check_key(upload_key)
-        return self._uploads / upload_key
+        return self._uploads / check_upload_key(upload_key)
 
     def _object_dir(self, key: str) -> Path:
         prefix, _, upload_key = key.partition("/")
-        _check_key(upload_key)
-        if prefix != upload_key[:2]:
+        if prefix != check_upload_key(upload_key)[:2]:
             raise ValueError(f"not an object key: {key!r}")
         return self._objects / prefix / upload_key
 
@@ -127,15 +124,24 @@ class LocalBlobStore:
         self,
         upload_key: str,
         state: dict[str, Any],
-        number: int,
+        numbers: PartNumbers,
         blocks: AsyncIterator[bytes],
         length_hint: int | None,
         observe: Callable[[bytes], None] | None = None,
     ) -> PartRef:
         directory = self._upload_dir(upload_key)
-        path = directory / f"{number}.part"
         loop = asyncio.get_running_loop()
-        fd = await loop.run_in_executor(None, _open_new, path)
+        # Parts are created exclusively: the session's next number is tried unallocated, and a number is
+        # allocated only when another attempt (or a part a crash left behind) holds it, which saves one
+        # metadata transaction per chunk.
+        number = numbers.next
+        path = directory / f"{number}.part"
+        try:
+            fd = await loop.run_in_executor(None, _open_new, path)
+        except FileExistsError:
+            number = await numbers.allocate()
+            path = directory / f"{number}.part"
+            fd = await loop.run_in_executor(None, _open_new, path)
         size = 0
         pending: asyncio.Future[None] | None = None
         try:
@@ -166,8 +172,13 @@ class LocalBlobStore:
         async for block in _read_file(path, 0, part.size):
             yield block
 
+    async def same_part(
+        self, upload_key: str, state: dict[str, Any], part: PartRef, body: AsyncIterator[bytes]
+    ) -> bool:
+        return await same_stored_bytes(body, self.read_part(upload_key, state, part))
+
     async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
-        key = f"{upload_key[:2]}/{upload_key}"
+        key = object_key(upload_key)
         await asyncio.to_thread(self._complete, upload_key, key, parts)
         return key
 
@@ -200,8 +211,7 @@ class LocalBlobStore:
         _fsync_dir(self._uploads)
 
     async def is_completed(self, upload_key: str, state: dict[str, Any]) -> bool:
-        key = f"{upload_key[:2]}/{upload_key}"
-        return await asyncio.to_thread((self._object_dir(key) / _MANIFEST).exists)
+        return await asyncio.to_thread((self._object_dir(object_key(upload_key)) / _MANIFEST).exists)
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
         await asyncio.to_thread(shutil.rmtree, self._upload_dir(upload_key), True)
@@ -233,11 +243,6 @@ class LocalBlobStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self._object_dir(key), True)
-
-
-def _check_key(upload_key: str) -> None:
-    if not upload_key or not upload_key.isalnum() or not upload_key.isascii():
-        raise ValueError(f"not a blob key: {upload_key!r}")
 
 
 def _open_new(path: Path) -> int:

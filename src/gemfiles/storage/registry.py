@@ -1,4 +1,7 @@
-"""Backends chosen by URL scheme: ``sqlite://``/``postgresql://`` for metadata, ``file://``/``s3://`` for bytes."""
+"""Backends chosen by URL scheme: ``sqlite://``/``postgresql://`` for metadata, ``file://``/``s3://`` for bytes.
+
+``memory://name`` opens the in-memory twin of either (storage/memory.py), for tests.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,10 @@ from gemfiles.domain.ports import BlobStore, MetadataStore
 
 def open_metadata_store(url: str) -> MetadataStore:
     scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme == "memory":
+        from gemfiles.storage.memory import MemoryMetadataStore
+
+        return MemoryMetadataStore.from_url(url)
     if scheme in ("sqlite", "postgresql", "postgres"):
         from gemfiles.storage.sql import SqlMetadataStore
 
@@ -16,6 +23,10 @@ def open_metadata_store(url: str) -> MetadataStore:
 
 def open_blob_store(url: str) -> BlobStore:
     scheme = url.split(":", 1)[0]
+    if scheme == "memory":
+        from gemfiles.storage.memory import MemoryBlobStore
+
+        return MemoryBlobStore.from_url(url)
     if scheme == "file":
         from gemfiles.storage.localdisk import LocalBlobStore
 

@@ -17,6 +17,7 @@ import pytest
 from gemfiles.domain.calls import ResolvedFile
 from gemfiles.domain.models import FileRecord
 from gemfiles.storage.localdisk import LocalBlobStore
+from tests.support import PartNumber
 
 StoreFile = Callable[..., Awaitable[ResolvedFile]]
 
@@ -76,7 +77,7 @@ def file_storer(blobs: LocalBlobStore) -> StoreFile:
                 for block in _blocks(path, lo, hi):
                     yield block
 
-            parts.append(await blobs.put_part(key, state, number, blocks(), hi - lo))
+            parts.append(await blobs.put_part(key, state, PartNumber(number), blocks(), hi - lo))
         blob_key = await blobs.complete_upload(key, state, parts)
         now = datetime.now(UTC)
         record = FileRecord(

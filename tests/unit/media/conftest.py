@@ -14,6 +14,7 @@ import pytest
 from gemfiles.domain.mime import needs_processing
 from gemfiles.domain.models import FileRecord, FileState
 from gemfiles.storage.localdisk import LocalBlobStore
+from tests.support import PartNumber
 
 Store = Callable[..., Awaitable[FileRecord]]
 
@@ -38,7 +39,7 @@ def store(blobs: LocalBlobStore) -> Store:
         cuts = [round(len(data) * i / parts) for i in range(parts + 1)]
         refs = [
             await blobs.put_part(
-                upload_key, state, number, _blocks(data[cuts[number - 1] : cuts[number]]), None
+                upload_key, state, PartNumber(number), _blocks(data[cuts[number - 1] : cuts[number]]), None
             )
             for number in range(1, parts + 1)
         ]

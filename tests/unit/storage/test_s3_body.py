@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gemfiles.storage.s3 import _Body
+from gemfiles.storage.s3_body import PartBody as _Body
 
 BLOCKS = [b"abc", b"defg", b"h"]
 

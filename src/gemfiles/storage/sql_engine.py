@@ -1,0 +1,164 @@
+"""The SQL connections of the metadata store: SQLite (``sqlite:///path``) and PostgreSQL (``postgresql://``).
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk when it returns. Writes go through
+a single connection (SQLite has one writer anyway), reads through a small pool that never waits for it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+
+def async_url(url: str) -> str:
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class SqlDatabase:
+    """The engines of one database: a writer, readers (inline pysqlite on SQLite), the dialect's INSERT."""
+
+    def __init__(self, url: str) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self._sync_reader: Engine | None = None
+        self._raw: Any = None
+        self._compiled: dict[int, tuple[Any, str, list[str], dict[str, Any]]] = {}
+        if self.is_sqlite:
+            self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0)
+            _sqlite_pragmas(self._writer.sync_engine, "BEGIN IMMEDIATE")
+            self._reader = self._writer
+            # Reads run inline on the event loop through plain pysqlite in autocommit mode: a primary-key
+            # lookup takes microseconds, far less than the thread hand-offs of an async driver, and WAL
+            # readers never wait for the writer.
+            self._sync_reader = create_engine(
+                self.url.replace("sqlite+aiosqlite", "sqlite+pysqlite"), pool_size=1, max_overflow=4
+            )
+            _sqlite_pragmas(self._sync_reader, None)
+        else:
+            self._writer = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # Reads are single statements: autocommit (no BEGIN/ROLLBACK around them) and no pre-ping, so a
+            # files.get is one round trip. A connection that died with the server fails one read, and the
+            # pool then drops every connection it holds.
+            self._reader = create_async_engine(
+                self.url, pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT", pool_recycle=600
+            )
+
+    async def migrate(self) -> None:
+        from gemfiles.storage.migrate import upgrade
+
+        async with self._writer.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def close(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+        if self._sync_reader is not None:
+            self._sync_reader.dispose()
+
+    async def ping(self) -> None:
+        await self._rows(select(text("1")))
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._writer.begin() as conn:
+            yield conn
+
+    async def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        """Runs a read-only query: inline on SQLite, on the async pool on PostgreSQL.
+
+        Rows are mappings by column name (``row["id"]``) on both.
+        """
+        if self._sync_reader is not None:
+            return self._sqlite_rows(query, params or {})
+        async with self._reader.connect() as conn:
+            return [row._mapping for row in (await conn.execute(query, params or {})).all()]
+
+    def _sqlite_rows(self, query: Any, params: dict[str, Any]) -> list[Any]:
+        # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
+        # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
+        compiled = self._compiled.get(id(query))
+        if compiled is None or compiled[0] is not query:
+            sql = query.compile(dialect=self._sync_reader.dialect)  # type: ignore[union-attr]
+            compiled = (query, str(sql), list(sql.positiontup or []), dict(sql.params))
+            if len(self._compiled) < 256:
+                self._compiled[id(query)] = compiled
+        _, text_sql, order, defaults = compiled
+        if self._raw is None:
+            self._raw = self._sync_reader.raw_connection()  # type: ignore[union-attr]
+            self._raw.driver_connection.row_factory = sqlite3.Row
+        values = [params[name] if name in params else defaults[name] for name in order]
+        return self._raw.driver_connection.execute(text_sql, values).fetchall()
+
+    async def _first(self, query: Any, params: dict[str, Any] | None = None) -> Any | None:
+        rows = await self._rows(query, params)
+        return rows[0] if rows else None
+
+    def _insert(self, table: Any) -> Any:
+        """INSERT with the dialect's ON CONFLICT support (both spell it the same)."""
+        if self.is_sqlite:
+            return sqlite_insert(table)
+        return postgresql_insert(table)
+
+
+def _sqlite_pragmas(engine: Engine, begin: str | None) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN, instead of pysqlite's own (late) one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    if begin is not None:
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+
+def _enable_wal(cursor: Any, patience: float = 30.0) -> None:
+    """Puts the database in WAL mode (persistent: later connections find it so and change nothing).
+
+    Switching needs the database alone for an instant. When several processes open a new database at
+    once, SQLite may refuse the switch at once with "database is locked" instead of waiting (a connection
+    that would have to upgrade its read lock while another holds a write lock is not made to wait, which
+    could deadlock), so the switch is retried for up to ``patience`` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            mode = cursor.fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+                mode = cursor.fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+        except Exception as exc:
+            if "locked" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"could not put the SQLite database in WAL mode within {patience:g} s")
+        time.sleep(0.02)

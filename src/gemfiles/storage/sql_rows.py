@@ -1,0 +1,103 @@
+"""Rows of the metadata tables to and from the domain's objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from gemfiles.domain.clock import from_micros, to_micros
+from gemfiles.domain.models import FileRecord, FileSource, FileState, PartRef, SessionStatus, UploadSession
+
+
+def parts_list(parts: list[PartRef]) -> list[dict[str, Any]]:
+    return [p.to_json() for p in parts]
+
+
+def parts_json(parts: list[PartRef]) -> str:
+    return json.dumps(parts_list(parts), separators=(",", ":"))
+
+
+def file_values(record: FileRecord) -> dict[str, Any]:
+    return {
+        "project": record.project,
+        "id": record.id,
+        "display_name": record.display_name,
+        "mime_type": record.mime_type,
+        "size_bytes": record.size_bytes,
+        "sha256_hex": record.sha256_hex,
+        "create_us": to_micros(record.create_time),
+        "update_us": to_micros(record.update_time),
+        "expire_us": to_micros(record.expire_time),
+        "state": record.state.value,
+        "source": record.source.value,
+        "error_json": json.dumps(record.error) if record.error else None,
+        "facts_json": json.dumps(record.facts) if record.facts is not None else None,
+        "blob_key": record.blob_key,
+        "probe_due": record.facts is None,
+        "lease_until": None,
+    }
+
+
+def file_record(row: Any) -> FileRecord:
+    m = row if not isinstance(row, Row) else row._mapping
+    return FileRecord(
+        project=m["project"],
+        id=m["id"],
+        display_name=m["display_name"],
+        mime_type=m["mime_type"],
+        size_bytes=m["size_bytes"],
+        sha256_hex=m["sha256_hex"],
+        create_time=from_micros(m["create_us"]),
+        update_time=from_micros(m["update_us"]),
+        expire_time=from_micros(m["expire_us"]),
+        state=FileState(m["state"]),
+        source=FileSource(m["source"]),
+        error=json.loads(m["error_json"]) if m["error_json"] else None,
+        facts=json.loads(m["facts_json"]) if m["facts_json"] else None,
+        blob_key=m["blob_key"],
+    )
+
+
+def session_values(session: UploadSession) -> dict[str, Any]:
+    return {
+        "token_digest": session.token_digest,
+        "project": session.project,
+        "file_id": session.file_id,
+        "mime_type": session.mime_type,
+        "display_name": session.display_name,
+        "declared_size": session.declared_size,
+        "reserved_bytes": session.reserved_bytes,
+        "received": session.received,
+        "status": session.status.value,
+        "create_us": to_micros(session.create_time),
+        "expire_us": to_micros(session.expire_time),
+        "blob_state": json.dumps(session.blob_state),
+        "parts": parts_json(session.parts),
+        "next_part": session.next_part,
+        "hash_state": session.hash_state,
+        "result_error": json.dumps(session.result_error) if session.result_error else None,
+    }
+
+
+def session_record(row: Any) -> UploadSession:
+    m = row if not isinstance(row, Row) else row._mapping
+    return UploadSession(
+        token_digest=m["token_digest"],
+        project=m["project"],
+        file_id=m["file_id"],
+        mime_type=m["mime_type"],
+        display_name=m["display_name"],
+        declared_size=m["declared_size"],
+        reserved_bytes=m["reserved_bytes"],
+        received=m["received"],
+        status=SessionStatus(m["status"]),
+        create_time=from_micros(m["create_us"]),
+        expire_time=from_micros(m["expire_us"]),
+        blob_state=json.loads(m["blob_state"]),
+        parts=[PartRef.from_json(p) for p in json.loads(m["parts"])],
+        next_part=m["next_part"],
+        hash_state=bytes(m["hash_state"]) if m["hash_state"] is not None else None,
+        result_error=json.loads(m["result_error"]) if m["result_error"] else None,
+    )
