@@ -40,6 +40,7 @@ def human_size(value: Any) -> str:
 
 def files_table(files: list[dict[str, Any]]) -> Table:
     table = Table("name", "display name", "MIME type", "size", "state", "created", "expires", box=None)
+    table.columns[0].no_wrap = True
     for item in files:
         table.add_row(
             str(item.get("name", "")),
@@ -53,17 +54,23 @@ def files_table(files: list[dict[str, Any]]) -> Table:
     return table
 
 
-def file_details(item: dict[str, Any]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+def files_lines(files: list[dict[str, Any]]) -> list[str]:
+    """name, display name, MIME type, size in bytes, state, create and expiration time, tab-separated."""
+    fields = ("name", "displayName", "mimeType", "sizeBytes", "state", "createTime", "expirationTime")
+    return ["\t".join(str(item.get(key, "")).replace("\t", " ") for key in fields) for item in files]
+
+
+def file_details(item: dict[str, Any]) -> list[str]:
+    """One ``field  value`` line per field of a File, nothing cut."""
+    width = max((len(key) for key in item), default=0)
+    lines = []
     for key, value in item.items():
         if key == "sizeBytes":
             value = f"{value} ({human_size(value)})"
         elif isinstance(value, dict | list):
             value = json.dumps(value, ensure_ascii=False)
-        table.add_row(key, str(value))
-    return table
+        lines.append(f"{key.ljust(width)}  {value}")
+    return lines
 
 
 def _short_time(value: Any) -> str:
