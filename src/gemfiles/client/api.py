@@ -27,7 +27,7 @@ from gemfiles.client.failures import ApiFailure, ClientFailure, NetworkFailure, 
 # Google's chunk granularity and both SDKs' chunk size.
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 PIECE = 256 * 1024  # a chunk body is sent in pieces: progress moves and a rate limit paces within a chunk
-TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
+_SERVER_CODES = frozenset({500, 502, 503, 504})
 _MAX_REDIRECTS = 5
 _FILE_ID = re.compile(r"^[A-Za-z0-9_.~-]{1,128}$")
 
@@ -39,6 +39,14 @@ def _user_agent() -> str:
         return f"gemfiles-cli/{version('gemfiles')}"
     except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
         return "gemfiles-cli"
+
+
+def transient(code: int, retry_after: str | None, *, idempotent: bool = True) -> bool:
+    """Worth another try: a 429 that says when (a 429 without Retry-After is a quota, not a pause), a 503,
+    and, when repeating the request is harmless, any 500, 502 or 504."""
+    if code == 429:
+        return bool(retry_after)
+    return code == 503 or (idempotent and code in _SERVER_CODES)
 
 
 def file_id(name: str) -> str:
@@ -180,9 +188,9 @@ class FilesApi:
                     raise NetworkFailure(f"download failed: {_describe(exc)}") from None
                 await self.backoff.wait(attempt)
             except ApiFailure as failure:
-                if failure.code not in TRANSIENT_CODES or attempt > self.backoff.attempts:
+                if not transient(failure.code or 0, failure.retry_after) or attempt > self.backoff.attempts:
                     raise
-                await self.backoff.wait(attempt)
+                await self.backoff.wait(attempt, failure.retry_after)
 
     async def _download_once(
         self, url: str, target: Path, progress: Callable[[int | None, int], None]
@@ -316,11 +324,12 @@ class FilesApi:
                 continue
             if response.status_code == 200:
                 return response
-            transient = response.status_code in (429, 503) or (
-                idempotent and response.status_code in TRANSIENT_CODES
-            )
-            if transient and attempt <= self.backoff.attempts:
-                await self.backoff.wait(attempt, response.headers.get("retry-after"))
+            retry_after = response.headers.get("retry-after")
+            if (
+                transient(response.status_code, retry_after, idempotent=idempotent)
+                and attempt <= self.backoff.attempts
+            ):
+                await self.backoff.wait(attempt, retry_after)
                 continue
             raise failure_from_response(response)
 

@@ -54,9 +54,12 @@ class ClientFailure(Exception):
 class ApiFailure(ClientFailure):
     """The server answered with an error (Google's envelope, or whatever a proxy sent)."""
 
-    def __init__(self, message: str, *, code: int, status: str, reason: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: int, status: str, reason: str = "", retry_after: str | None = None
+    ) -> None:
         super().__init__(message, code=code, status=status)
         self.reason = reason
+        self.retry_after = retry_after
         self.exit_code = _exit_code(code, status, reason, message)
 
 
@@ -107,12 +110,14 @@ def failure_from_response(response: httpx.Response) -> ApiFailure:
             code=response.status_code,
             status=str(error.get("status") or response.reason_phrase),
             reason=reason,
+            retry_after=response.headers.get("retry-after"),
         )
     text = response.text.strip()[:500] if response.content else ""
     return ApiFailure(
         text or response.reason_phrase or "no message",
         code=response.status_code,
         status=response.reason_phrase.upper().replace(" ", "_"),
+        retry_after=response.headers.get("retry-after"),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from gemfiles.client.api import DEFAULT_CHUNK_SIZE, TRANSIENT_CODES, FilesApi
+from gemfiles.client.api import DEFAULT_CHUNK_SIZE, FilesApi, transient
 from gemfiles.client.failures import (
     INTERRUPTED,
     OK,
@@ -228,7 +228,7 @@ class Uploader:
                     session.offset = int(received) if received.isdigit() else offset + length
                     failures = 0
                     continue
-                if code in TRANSIENT_CODES and status in ("active", ""):
+                if transient(code, response.headers.get("retry-after")) and status in ("active", ""):
                     failures += 1
                     reason = str(failure_from_response(response))
                     await self._recover(job, session, failures, response.headers.get("retry-after"), reason)
@@ -293,8 +293,9 @@ class Uploader:
                 await self.api.backoff.wait(attempt)
                 continue
             status = response.headers.get("x-goog-upload-status", "").strip().lower()
-            if response.status_code in TRANSIENT_CODES and attempt <= self.api.backoff.attempts:
-                await self.api.backoff.wait(attempt, response.headers.get("retry-after"))
+            retry_after = response.headers.get("retry-after")
+            if transient(response.status_code, retry_after) and attempt <= self.api.backoff.attempts:
+                await self.api.backoff.wait(attempt, retry_after)
                 continue
             if response.status_code != 200:
                 return status or "gone", None, None

@@ -176,3 +176,15 @@ async def test_upload_of_an_empty_file_sends_one_empty_finalize(tmp_path: Path) 
     assert result.error is None and result.sha256_verified is True
     assert peer.requests == [("upload, finalize", 0, 0)]
     assert base64.b64decode(result.file["sha256Hash"]).decode() == hashlib.sha256(b"").hexdigest()  # type: ignore[index]
+
+
+async def test_upload_does_not_retry_a_429_without_retry_after(
+    payload: tuple[UploadJob, bytes], tmp_path: Path
+) -> None:
+    """A 429 that does not say when to come back is a quota refusal, not a pause."""
+    job, _ = payload
+    sleeps: list[float] = []
+    peer = Peer(faults=[None, reply(429)])
+    result = await upload(peer, job, UploadStates(tmp_path), sleeps)
+    assert result.error is not None and result.exit_code == FAILED
+    assert sleeps == []
