@@ -106,8 +106,8 @@ def wait_until_received(cli: Cli, proc: subprocess.Popen[str], at_least: int) ->
 def test_upload_interrupted_by_ctrl_c_resumes_when_run_again(cli: Cli, tmp_path: Path) -> None:
     video = tmp_path / "lecture.mp4"
     data = random_file(video, 50 * 1000 * 1000)
-    # Paced so that the interruption lands mid-way: about 2.5 s for the whole file.
-    proc = cli.start("files", "upload", str(video), "--limit-rate", "20M", "--json")
+    # Paced so that the interruption lands mid-way: about 5 s for the whole file.
+    proc = cli.start("files", "upload", str(video), "--limit-rate", "10M", "--json")
     url = wait_until_received(cli, proc, 2 * 8 * MIB)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -137,7 +137,7 @@ def test_upload_goes_on_after_the_server_restarts_mid_upload(
     server = server_factory()
     cli = Cli(server, api_key, tmp_path / "cache")
     data = random_file(tmp_path / "talk.mp3", 40 * 1000 * 1000)
-    proc = cli.start("files", "upload", str(tmp_path / "talk.mp3"), "--limit-rate", "16M", "--json")
+    proc = cli.start("files", "upload", str(tmp_path / "talk.mp3"), "--limit-rate", "10M", "--json")
     wait_until_received(cli, proc, 8 * MIB)
     server.kill()  # the connection is lost mid-chunk
     server.start()

@@ -120,6 +120,8 @@ class Uploader:
             await self._upload(job, result)
         except ClientFailure as failure:
             result.error = failure
+        except OSError as exc:  # reading the file, or writing its state file
+            result.error = LocalFailure(f"{job.label}: {exc.strerror or exc}")
         except asyncio.CancelledError:
             result.interrupted = True
             self.progress.finish(job, result)

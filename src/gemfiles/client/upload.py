@@ -85,7 +85,7 @@ def upload(
         bars = UploadBars(progress, jobs, report_lines=not as_json)
         uploader = Uploader(api, UploadStates(), bars, chunk_size=chunk_size * MIB, fresh=fresh)
         try:
-            results = asyncio.run(_upload_all(api, uploader, jobs, parallel))
+            results = asyncio.run(upload_all(api, uploader, jobs, parallel))
         except KeyboardInterrupt:  # a second Ctrl-C: the saved states still resume
             results = [UploadResult(job, interrupted=True) for job in jobs]
     code = combined_exit_code([result.exit_code for result in results])
@@ -96,7 +96,7 @@ def upload(
     sys.exit(code)
 
 
-async def _upload_all(
+async def upload_all(
     api: FilesApi, uploader: Uploader, jobs: list[UploadJob], parallel: int
 ) -> list[UploadResult]:
     uploader.states.prune()

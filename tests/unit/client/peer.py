@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from gemfiles.client.resumable import UploadResult
+from gemfiles.client.sources import UploadJob
+
 Fault = Callable[[httpx.Request], httpx.Response | None]
 
 
@@ -102,3 +105,10 @@ def reply(code: int, *, status: str | None = "active", **headers: str) -> Fault:
         )
 
     return fault
+
+
+class NoBars:
+    def start(self, job: UploadJob, done: int) -> None: ...
+    def advance(self, job: UploadJob, size: int) -> None: ...
+    def rewind(self, job: UploadJob, done: int) -> None: ...
+    def finish(self, job: UploadJob, result: UploadResult) -> None: ...

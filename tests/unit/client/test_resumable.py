@@ -16,16 +16,9 @@ from gemfiles.client.failures import FAILED, UNAVAILABLE
 from gemfiles.client.resumable import Uploader, UploadResult
 from gemfiles.client.sources import UploadJob, collect
 from gemfiles.client.state import UploadStates
-from tests.unit.client.peer import Peer, lose_reply_after_keeping, reply
+from tests.unit.client.peer import NoBars, Peer, lose_reply_after_keeping, reply
 
 CHUNK = 1024 * 1024
-
-
-class NoBars:
-    def start(self, job: UploadJob, done: int) -> None: ...
-    def advance(self, job: UploadJob, size: int) -> None: ...
-    def rewind(self, job: UploadJob, done: int) -> None: ...
-    def finish(self, job: UploadJob, result: UploadResult) -> None: ...
 
 
 @pytest.fixture
