@@ -195,6 +195,10 @@ class Uploader:
         with source:
             while True:
                 offset = session.offset
+                if offset > job.size:
+                    raise ApiFailure(
+                        f"the server reports {offset} bytes received of {job.size}", code=200, status=""
+                    )
                 length = min(chunk_size, job.size - offset)
                 final = offset + length >= job.size
                 data = await asyncio.to_thread(self._read, source, session, offset, length)
@@ -220,15 +224,18 @@ class Uploader:
                     session.file = _file_of(response)
                     return
                 if code == 200 and status == "active":
-                    if final:
+                    received = response.headers.get("x-goog-upload-size-received", "")
+                    session.offset = int(received) if received.isdigit() else offset + length
+                    if final and session.offset >= job.size:
                         raise ApiFailure(
                             "all bytes were sent but the server did not finalize the upload",
                             code=code,
                             status="",
                         )
-                    received = response.headers.get("x-goog-upload-size-received", "")
-                    session.offset = int(received) if received.isdigit() else offset + length
-                    failures = 0
+                    self.progress.rewind(job, session.offset)  # the server's count, not ours, is the truth
+                    failures = failures + 1 if length and session.offset <= offset else 0
+                    if failures > self.api.backoff.attempts:
+                        raise ApiFailure("the server keeps none of the bytes sent", code=code, status="")
                     continue
                 if transient(code, response.headers.get("retry-after")) and status in ("active", ""):
                     failures += 1
