@@ -122,7 +122,8 @@ def test_upload_interrupted_by_ctrl_c_resumes_when_run_again(cli: Cli, tmp_path:
 
     [result] = cli.json("files", "upload", str(video))
     assert result["ok"] is True
-    assert result["resumedFrom"] == kept
+    # (a chunk whose last byte was sent as the signal came may still have been committed after the query)
+    assert kept <= result["resumedFrom"] < len(data)
     assert result["sha256Verified"] is True
     assert result["file"]["sha256Hash"] == sha256_hash(data)
     assert result["file"]["sizeBytes"] == str(len(data))
