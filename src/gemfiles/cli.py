@@ -219,3 +219,10 @@ def keys_revoke(prefix: str, **options: Any) -> None:
         console.print(f"[red]no active key with prefix {prefix}[/red]")
         sys.exit(1)
     console.print(f"revoked {count} key(s)")
+
+
+# The Files API client (gemfiles files ..., gemfiles usage): HTTP only, in its own package.
+from gemfiles.client.commands import files_group, usage  # noqa: E402
+
+main.add_command(files_group)
+main.add_command(usage)
