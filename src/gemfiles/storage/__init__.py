@@ -1,1 +1,2 @@
-"""Storage backends behind two small protocols (see base.py), chosen by URL scheme (see registry.py)."""
+"""The domain's store ports implemented: SQL (SQLite, PostgreSQL), local disk, S3 and memory, chosen by URL
+scheme (see registry.py)."""
