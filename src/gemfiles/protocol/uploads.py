@@ -108,8 +108,8 @@ async def _start(request: Request, services: Services) -> Response:
         declared_size=_declared_size(request, meta),
     )
     # The upload URL keeps the start's path: /upload/{v}/files, or /upload/files for a version-less client.
-    segments = request.url.path.strip("/").split("/")
-    version_part = f"/{segments[1]}" if len(segments) == 3 else ""
+    version = request.path_params.get("version", "")
+    version_part = f"/{version}" if version else ""
     url = f"{origin_of(request, services.settings)}/upload{version_part}/files?upload_id={token}&upload_protocol=resumable"
     headers = {
         "X-Goog-Upload-Status": "active",
