@@ -254,7 +254,6 @@ class _MultipartReader:
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[str, str] = {}
-        self._ended = False
         callbacks = {
             "on_part_begin": self._part_begin,
             "on_header_field": self._on_header_field,
@@ -263,7 +262,6 @@ class _MultipartReader:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
-            "on_end": self._end,
         }
         self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
 
@@ -289,9 +287,6 @@ class _MultipartReader:
 
     def _part_end(self) -> None:
         self._events.append(("end", None))
-
-    def _end(self) -> None:
-        self._ended = True
 
     async def _event(self) -> tuple[str, Any] | None:
         while not self._events:
