@@ -15,8 +15,8 @@ from pathlib import Path
 from bench.files_api import MIB, bench_gets, bench_upload, rss_mib
 from bench.models import bench_model_ttfb
 from bench.scaleout import bench_scale_out
-from bench.servers import LiveServer
 from bench.services import ServiceError
+from gemfiles.testing import LiveServer
 
 
 def main() -> None:

@@ -37,8 +37,8 @@ from typing import Any
 
 from bench.files_api import CHUNK, MIB, resumable_upload
 from bench.httpload import LoadResult, run_load
-from bench.servers import LiveServer
 from bench.services import Postgres, SeaweedS3, ServiceError, start_postgres, start_seaweedfs
+from gemfiles.testing import LiveServer
 
 Row = tuple[str, str, str]
 KEY = "bench-scale-out"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.servers import free_port
+from gemfiles.testing import free_port
 
 START_TIMEOUT = 60.0
 

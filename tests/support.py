@@ -1,6 +1,10 @@
-"""Test support: a real `gemfiles serve` process on loopback (bench/servers.py, which the benchmarks share)."""
+"""Test support: a real `gemfiles serve` process on loopback (gemfiles.testing, which the benchmarks share)."""
 
-from bench.servers import ROOT, LiveServer, free_port
+from pathlib import Path
+
+from gemfiles.testing import LiveServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: where the tests run their commands
 
 __all__ = ["ROOT", "LiveServer", "PartNumber", "free_port"]
 

@@ -80,7 +80,7 @@ def model_calls(settings: Settings, files: FileService, prober: Prober) -> Gener
     data get their media facts on demand, each probed in a child process; stored facts are never recomputed.
     """
     router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
-    resolver = ContentResolver(files, file_facts=prober.facts, inline_facts=prober.inline)
+    resolver = ContentResolver(files, prober)
     return GenerationService(router, resolver)
 
 

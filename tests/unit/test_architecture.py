@@ -47,6 +47,22 @@ def test_imports_point_inward_and_form_no_cycles() -> None:
         ),
         ("storage/registry.py", "import gemfiles.protocol.http", "Adapters implement the domain's ports"),
         ("protocol/files.py", "import gemfiles.storage.registry", "Only the composition root knows"),
+        ("testing/server.py", "import gemfiles.errors", "The testing helpers drive a server from outside"),
+        (
+            "testing/server.py",
+            "import starlette.testclient",
+            "The testing helpers drive a server from outside",
+        ),
+        (
+            "protocol/files.py",
+            "import tests.support",
+            "The package never imports the benchmarks or the tests",
+        ),
+        (
+            "storage/registry.py",
+            "import bench.httpload",
+            "The package never imports the benchmarks or the tests",
+        ),
     ],
 )
 def test_layering_check_fails_on_a_backwards_import(

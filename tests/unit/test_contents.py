@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gemfiles.domain.calls import Draft, FileRef
+from gemfiles.domain.calls import Draft, FileRef, InlineData
 from gemfiles.domain.clock import ManualClock
 from gemfiles.domain.contents import ContentResolver, file_id_of
 from gemfiles.domain.files import FileService
 from gemfiles.domain.models import FileRecord, FileState, SessionStatus, UploadSession
+from gemfiles.domain.ports import ProbeResult
 from gemfiles.errors import FailedPrecondition, FileNotAccessible, InvalidArgument
 from gemfiles.storage.localdisk import LocalBlobStore
 from gemfiles.storage.sql import SqlMetadataStore
@@ -59,7 +61,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlMetadataStore]:
 
 
 async def stored_file(
-    meta: SqlMetadataStore, clock: ManualClock, file_id: str, state: FileState
+    meta: SqlMetadataStore, clock: ManualClock, file_id: str, state: FileState, *, probed: bool = True
 ) -> FileRecord:
     """A file committed the way an upload commits one: a session, then finish_session."""
     now = clock.now()
@@ -88,7 +90,7 @@ async def stored_file(
         expire_time=now + timedelta(hours=48),
         blob_key=f"objects/{file_id}",
         state=state,
-        facts={"duration_seconds": 3.0} if state == FileState.ACTIVE else None,
+        facts={"duration_seconds": 3.0} if state == FileState.ACTIVE and probed else None,
     )
     return await meta.finish_session(session.token_digest, record, now)
 
@@ -143,3 +145,51 @@ async def test_foreign_and_expired_files_are_not_accessible(
     clock.advance(timedelta(hours=49))
     with pytest.raises(FileNotAccessible):
         await resolver.resolve("p1", [Draft("user", [FileRef("files/vid4")])])
+
+
+class ScriptedProber:
+    """A Prober (domain.ports) that answers set facts and records what it was asked; ``fail`` makes it raise."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.asked: list[str] = []
+
+    async def probe(self, record: FileRecord) -> ProbeResult:
+        raise AssertionError("resolution never probes for the worker")
+
+    async def facts(self, record: FileRecord) -> dict[str, Any]:
+        self.asked.append(record.id)
+        if self.fail:
+            raise OSError("unreadable")
+        return {"duration_seconds": 7.0}
+
+    async def inline(self, mime_type: str, data: bytes) -> dict[str, Any]:
+        self.asked.append(mime_type)
+        return {"bytes_seen": len(data)}
+
+
+async def test_unprobed_file_and_inline_data_get_facts_from_the_prober(
+    store: SqlMetadataStore, clock: ManualClock, tmp_path: Path
+) -> None:
+    prober = ScriptedProber()
+    resolver = ContentResolver(FileService(store, LocalBlobStore(tmp_path / "blobs"), clock), prober)
+    await stored_file(store, clock, "new1", FileState.ACTIVE, probed=False)
+    await stored_file(store, clock, "old1", FileState.ACTIVE)
+    inline = InlineData("image/png", b"1234")
+    [message] = await resolver.resolve(
+        "p1", [Draft("user", [FileRef("files/new1"), FileRef("files/old1"), inline])]
+    )
+    facts = [p.file.record.facts if p.file else p.inline.facts if p.inline else None for p in message.parts]
+    assert facts == [{"duration_seconds": 7.0}, {"duration_seconds": 3.0}, {"bytes_seen": 4}]
+    assert prober.asked == ["new1", "image/png"]  # stored facts are not recomputed
+
+
+async def test_facts_the_prober_cannot_compute_leave_the_file_usable(
+    store: SqlMetadataStore, clock: ManualClock, tmp_path: Path
+) -> None:
+    resolver = ContentResolver(
+        FileService(store, LocalBlobStore(tmp_path / "blobs"), clock), ScriptedProber(fail=True)
+    )
+    await stored_file(store, clock, "new2", FileState.ACTIVE, probed=False)
+    [message] = await resolver.resolve("p1", [Draft("user", [FileRef("files/new2")])])
+    assert message.parts[0].file is not None and message.parts[0].file.record.facts == {}

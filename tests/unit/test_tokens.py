@@ -69,6 +69,24 @@ def test_text_file_counts_its_characters_else_its_bytes() -> None:
     assert media_tokens("application/json", 8, None) == ("DOCUMENT", 2)
 
 
+@pytest.mark.parametrize(
+    ("mime_type", "modality"),
+    [
+        ("text/x-python", "TEXT"),
+        ("TEXT/CSV; charset=utf-8", "TEXT"),
+        ("application/x-python", "DOCUMENT"),
+        ("application/ld+json", "DOCUMENT"),
+        ("application/vnd.ms-excel", "DOCUMENT"),
+        ("application/zip", "DOCUMENT"),
+    ],
+)
+def test_only_the_text_family_counts_as_text_other_documents_by_characters(
+    mime_type: str, modality: str
+) -> None:
+    assert media_tokens(mime_type, 40, {"char_count": 12}) == (modality, 3)
+    assert media_tokens(mime_type, 40, None) == (modality, 10)
+
+
 def test_request_usage_sums_parts_by_modality_without_reading_bytes() -> None:
     request = ModelRequest(
         model="m",

@@ -49,7 +49,7 @@ from gemfiles.backends.transcode import (
     sample_frames,
 )
 from gemfiles.domain.calls import InlineData, ModalityCount, ResolvedFile
-from gemfiles.domain.mime import base_type
+from gemfiles.domain.mime import FileKind, base_type, file_kind
 from gemfiles.domain.tokens import AUDIO_TOKENS_PER_SECOND, CHARS_PER_TOKEN, IMAGE_TOKENS, PDF_PAGE_TOKENS
 from gemfiles.errors import InvalidArgument
 from gemfiles.media.isolated import ProbeFailed, run_isolated
@@ -62,11 +62,6 @@ PASSTHROUGH_IMAGES = {"image/png", "image/jpeg", "image/jpg", "image/webp", "ima
 PASSTHROUGH_AUDIO = {
     "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/vnd.wave": "wav",
     "audio/mpeg": "mp3", "audio/mp3": "mp3",
-}  # fmt: skip
-TEXT_APPLICATIONS = {
-    "application/json", "application/xml", "application/rtf", "application/javascript",
-    "application/x-javascript", "application/x-typescript", "application/x-python",
-    "application/x-python-code", "application/x-sh", "application/x-yaml",
 }  # fmt: skip
 
 
@@ -101,19 +96,8 @@ class Source:
         return base_type(self.mime_type)
 
     @property
-    def kind(self) -> str:
-        base = self.base_type
-        if base.startswith("image/"):
-            return "image"
-        if base.startswith("audio/"):
-            return "audio"
-        if base.startswith("video/"):
-            return "video"
-        if base == "application/pdf":
-            return "pdf"
-        if base.startswith("text/") or base in TEXT_APPLICATIONS or base.endswith(("+json", "+xml")):
-            return "text"
-        return "other"
+    def kind(self) -> FileKind:
+        return file_kind(self.mime_type)
 
 
 # -- Converted content ----------------------------------------------------------------------------------

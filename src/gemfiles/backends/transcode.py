@@ -12,15 +12,13 @@ import math
 import wave
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from gemfiles.domain.mime import parameters
+from gemfiles.domain.mime import parameters, raw_pcm
 from gemfiles.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from gemfiles.backends.decodable import Decodable
     from gemfiles.backends.options import ConvertOptions
 
-# Headerless PCM types: the PyAV demuxer and its defaults (RFC 3551 rates).
-RAW_AUDIO = {"audio/l16": ("s16be", 16000), "audio/alaw": ("alaw", 8000), "audio/mulaw": ("mulaw", 8000)}
 # Closer targets than this are reached by decoding on; farther ones by seeking to the keyframe before them.
 SEEK_GAP_SECONDS = 2.0
 
@@ -50,13 +48,13 @@ def audio_to_wav(source: Decodable, out: BinaryIO, options: ConvertOptions, kind
     """Decodes the first audio stream into mono 16-bit wav; returns its seconds, or None if there is none."""
     import av
 
-    raw = RAW_AUDIO.get(source.base_type)
+    raw = raw_pcm(source.mime_type)
     open_kwargs: dict[str, Any] = {}
     if raw is not None:
         params = parameters(source.mime_type)
         open_kwargs = {
-            "format": raw[0],
-            "options": {"sample_rate": params.get("rate", str(raw[1])), "ch_layout": "mono"},
+            "format": raw.demuxer,
+            "options": {"sample_rate": params.get("rate", str(raw.default_rate)), "ch_layout": "mono"},
         }
     rate = options.audio_sample_rate
     limit = int(options.max_audio_seconds * rate)

@@ -60,7 +60,7 @@ class ApiFailure(ClientFailure):
         super().__init__(message, code=code, status=status)
         self.reason = reason
         self.retry_after = retry_after
-        self.exit_code = _exit_code(code, status, reason, message)
+        self.exit_code = _exit_code(code, reason, message)
 
 
 class NetworkFailure(ClientFailure):
@@ -75,7 +75,7 @@ class LocalFailure(ClientFailure):
     exit_code = FAILED
 
 
-def _exit_code(code: int, status: str, reason: str, message: str) -> int:
+def _exit_code(code: int, reason: str, message: str) -> int:
     if reason in ("API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED") or code in (401,):
         return AUTH
     if code == 404:

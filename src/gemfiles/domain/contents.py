@@ -11,22 +11,19 @@ import asyncio
 import dataclasses
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from gemfiles.domain.calls import Draft, FileRef, InlineData, Message, Part, ResolvedFile
 from gemfiles.domain.files import FileService
-from gemfiles.domain.models import FileRecord, FileState
+from gemfiles.domain.models import FileState
+from gemfiles.domain.ports import Prober
 from gemfiles.errors import FailedPrecondition, InvalidArgument
 
 log = logging.getLogger("gemfiles.models")
 
 _FILE_AT_END = re.compile(r"(?:^|/)files/([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)$")
-
-# Facts for a file the media worker has not probed yet (an image used right after upload, say).
-FileFacts = Callable[[FileRecord], Awaitable[dict[str, Any] | None]]
-InlineFacts = Callable[[str, bytes], Awaitable[dict[str, Any] | None]]
 
 
 def file_id_of(uri: str) -> str:
@@ -46,18 +43,15 @@ def file_id_of(uri: str) -> str:
 
 
 class ContentResolver:
-    """Turns drafts into the backend's resolved messages, enforcing who may use which file."""
+    """Turns drafts into the backend's resolved messages, enforcing who may use which file.
 
-    def __init__(
-        self,
-        files: FileService,
-        *,
-        file_facts: FileFacts | None = None,
-        inline_facts: InlineFacts | None = None,
-    ) -> None:
+    With a ``prober``, a file the media worker has not probed yet (an image used right after upload, say)
+    and inline data get their facts computed on demand; without one they resolve with the facts they have.
+    """
+
+    def __init__(self, files: FileService, prober: Prober | None = None) -> None:
         self.files = files
-        self.file_facts = file_facts
-        self.inline_facts = inline_facts
+        self.prober = prober
 
     async def file(self, project: str, ref: FileRef) -> ResolvedFile:
         file_id = file_id_of(ref.uri)
@@ -67,15 +61,15 @@ class ContentResolver:
             raise FailedPrecondition(
                 f"The File {file_id} is not in an ACTIVE state and usage is not allowed."
             )
-        if record.facts is None and self.file_facts is not None:
-            facts = await self._facts(self.file_facts(record))
+        if record.facts is None and self.prober is not None:
+            facts = await self._facts(self.prober.facts(record))
             record = dataclasses.replace(record, facts=facts)
         return ResolvedFile(record, self.files.blobs)
 
     async def inline(self, data: InlineData) -> InlineData:
-        if data.facts is not None or self.inline_facts is None:
+        if data.facts is not None or self.prober is None:
             return data
-        facts = await self._facts(self.inline_facts(data.mime_type, data.data))
+        facts = await self._facts(self.prober.inline(data.mime_type, data.data))
         return dataclasses.replace(data, facts=facts)
 
     async def resolve(self, project: str, drafts: list[Draft]) -> list[Message]:

@@ -136,6 +136,11 @@ def base_type(mime_type: str) -> str:
     return mime_type.split(";", 1)[0].strip().lower()
 
 
+def family(mime_type: str) -> str:
+    """The top-level type: ``text/x-python`` -> ``text``, ``application/json`` -> ``application``."""
+    return base_type(mime_type).partition("/")[0]
+
+
 def parameters(mime_type: str) -> dict[str, str]:
     """The ``;``-separated parameters, names lower-cased: ``audio/l16; rate=8000`` -> ``{"rate": "8000"}``."""
     out: dict[str, str] = {}
@@ -156,12 +161,12 @@ def file_kind(mime_type: str) -> FileKind:
     """The one classifier: ``video``, ``audio``, ``image`` (by family), ``pdf``, ``text`` (``is_text``) or
     ``other`` (Office documents, archives, ...). It decides which probe, converter and token rate a file gets."""
     base = base_type(mime_type)
-    family = base.partition("/")[0]
-    if family == "video":
+    top = family(base)
+    if top == "video":
         return "video"
-    if family == "audio":
+    if top == "audio":
         return "audio"
-    if family == "image":
+    if top == "image":
         return "image"
     if base == "application/pdf":
         return "pdf"

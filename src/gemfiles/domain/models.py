@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gemfiles.domain.mime import file_kind
+
 
 class FileState(enum.StrEnum):
     PROCESSING = "PROCESSING"
@@ -76,7 +78,7 @@ class FileRecord:
 
     @property
     def video_duration_seconds(self) -> float | None:
-        if self.facts and self.mime_type.startswith("video/"):
+        if self.facts and file_kind(self.mime_type) == "video":
             duration = self.facts.get("duration_seconds")
             return float(duration) if duration is not None else None
         return None

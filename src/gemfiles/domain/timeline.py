@@ -12,7 +12,7 @@ import binascii
 from typing import Any
 
 from gemfiles.domain.calls import Draft, DraftPart, FileRef, InlineData, Usage
-from gemfiles.domain.mime import base_type
+from gemfiles.domain.mime import file_kind
 from gemfiles.errors import InvalidArgument
 
 FILES_API_HINT = (
@@ -28,7 +28,7 @@ def decode_base64(data: Any, mime_type: str, where: str, max_inline_pdf_bytes: i
     if not isinstance(data, str):
         raise InvalidArgument(f"Invalid value at '{where}' (TYPE_BYTES): expected a base64 string.")
     # Refuse an oversized inline PDF from its encoded length, before decoding it.
-    if base_type(mime_type) == "application/pdf":
+    if file_kind(mime_type) == "pdf":
         approximate = len(data) * 3 // 4
         if approximate > max_inline_pdf_bytes + 2:
             raise InvalidArgument(

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from gemfiles.domain.calls import Message, ModalityCount, ModelRequest, Part, Usage
-from gemfiles.domain.mime import base_type
+from gemfiles.domain.mime import FileKind, family, file_kind
 
 IMAGE_TOKENS = 258
 PDF_PAGE_TOKENS = 258
@@ -30,6 +30,17 @@ CHARS_PER_TOKEN = 4
 
 Modality = Literal["TEXT", "IMAGE", "AUDIO", "VIDEO", "DOCUMENT"]
 MODALITY_ORDER: tuple[Modality, ...] = ("TEXT", "IMAGE", "AUDIO", "VIDEO", "DOCUMENT")
+
+# The modality each file kind is reported under. Text-like documents (JSON, XML, code: kind "text" but not
+# text/*) count as DOCUMENT, as Google reports them; only the text/* family counts as TEXT.
+KIND_MODALITY: dict[FileKind, Modality] = {
+    "image": "IMAGE",
+    "video": "VIDEO",
+    "audio": "AUDIO",
+    "pdf": "DOCUMENT",
+    "text": "DOCUMENT",
+    "other": "DOCUMENT",
+}
 
 
 def text_tokens(text: str) -> int:
@@ -48,17 +59,17 @@ def _seconds(facts: Mapping[str, Any]) -> int:
 def media_tokens(mime_type: str, size_bytes: int, facts: Mapping[str, Any] | None) -> tuple[Modality, int]:
     """The modality and token count of one file or inline blob."""
     facts = facts or {}
-    base = base_type(mime_type)
-    if base.startswith("image/"):
-        return "IMAGE", IMAGE_TOKENS
-    if base.startswith("video/"):
-        return "VIDEO", VIDEO_TOKENS_PER_SECOND * _seconds(facts)
-    if base.startswith("audio/"):
-        return "AUDIO", AUDIO_TOKENS_PER_SECOND * _seconds(facts)
-    if base == "application/pdf":
+    kind = file_kind(mime_type)
+    modality = "TEXT" if family(mime_type) == "text" else KIND_MODALITY[kind]
+    if kind == "image":
+        return modality, IMAGE_TOKENS
+    if kind == "video":
+        return modality, VIDEO_TOKENS_PER_SECOND * _seconds(facts)
+    if kind == "audio":
+        return modality, AUDIO_TOKENS_PER_SECOND * _seconds(facts)
+    if kind == "pdf":
         pages = facts.get("pages")
-        return "DOCUMENT", PDF_PAGE_TOKENS * (int(pages) if isinstance(pages, int) and pages > 0 else 1)
-    modality: Modality = "TEXT" if base.startswith("text/") else "DOCUMENT"
+        return modality, PDF_PAGE_TOKENS * (int(pages) if isinstance(pages, int) and pages > 0 else 1)
     chars = facts.get("char_count")
     count = chars if isinstance(chars, int) and chars >= 0 else size_bytes
     return modality, math.ceil(count / CHARS_PER_TOKEN)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from gemfiles.domain.ports import MetadataStore
 from gemfiles.domain.upload_machine import UploadError
-from gemfiles.errors import ApiError, ApiKeyInvalid, PermissionDenied, error_body
+from gemfiles.errors import ApiError, ApiKeyInvalid, Internal, PermissionDenied
 from gemfiles.settings import Settings
 
 log = logging.getLogger("gemfiles.protocol")
@@ -49,11 +49,17 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), error.code, dict(error.headers))
 
 
+def internal_error(
+    exc: BaseException, what: str = "unhandled error", logger: logging.Logger = log
+) -> Internal:
+    """What a client sees of an unexpected exception: Google's generic 500, the trace only in the log."""
+    logger.error(what, exc_info=exc)
+    return Internal("Internal error encountered.")
+
+
 def internal_error_response(exc: BaseException, *, upload_status: str | None = None) -> Response:
-    log.error("unhandled error", exc_info=exc)
     headers = {"X-Goog-Upload-Status": upload_status} if upload_status else None
-    body = error_body(500, "Internal error encountered.", "INTERNAL")
-    return json_response(body, 500, headers)
+    return json_response(internal_error(exc).body(), 500, headers)
 
 
 def origin_of(request: Request, settings: Settings) -> str:

@@ -23,7 +23,7 @@ from gemfiles.domain.interactions import InteractionRecord
 from gemfiles.domain.timeline import output_steps, public
 from gemfiles.errors import ApiError, InvalidArgument
 from gemfiles.protocol.contents import content_text, get, input_steps, read_json, snake_keys
-from gemfiles.protocol.http import json_response
+from gemfiles.protocol.http import internal_error, json_response
 from gemfiles.protocol.services import model_route, services_of
 from gemfiles.protocol.sse import EventIds, sse_response
 
@@ -130,11 +130,9 @@ async def _events(stream: InteractionStream) -> AsyncIterator[bytes]:
             yield emit("step.delta", {"index": 0, "delta": {"type": "text", "text": delta.text}})
         yield emit("step.stop", {"index": 0})
         yield emit("interaction.completed", {"interaction": head_json(record) | {"usage": record.usage}})
-    except ApiError as exc:
-        yield emit("error", {"error": {"code": exc.status, "message": exc.message}})
     except Exception as exc:
-        log.error("backend failed mid-stream", exc_info=exc)
-        yield emit("error", {"error": {"code": "INTERNAL", "message": "Internal error encountered."}})
+        error = exc if isinstance(exc, ApiError) else internal_error(exc, "backend failed mid-stream", log)
+        yield emit("error", {"error": {"code": error.status, "message": error.message}})
     finally:
         with contextlib.suppress(Exception):
             await stream.events.aclose()

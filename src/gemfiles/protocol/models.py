@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from gemfiles.domain.calls import Finished, OutputEvent, TextDelta, Usage
 from gemfiles.domain.generation import Call
-from gemfiles.errors import ApiError, InvalidArgument, NotFound, error_body
+from gemfiles.errors import ApiError, InvalidArgument, NotFound
 from gemfiles.protocol.contents import content_text, generate_drafts, get, read_json, snake_keys
-from gemfiles.protocol.http import json_response
+from gemfiles.protocol.http import internal_error, json_response
 from gemfiles.protocol.services import Services, model_route, services_of
 from gemfiles.protocol.sse import sse_data, sse_response
 
@@ -180,11 +180,9 @@ async def _chunks(events: AsyncIterator[OutputEvent], model: str, response_id: s
             elif isinstance(event, Finished):
                 # The last chunk carries finishReason and the usage, as Google's does.
                 yield sse_data(response_json("", model, response_id, event))
-    except ApiError as exc:
-        yield sse_data(exc.body())  # an in-stream error chunk: the JS SDK raises ApiError on it
     except Exception as exc:
-        log.error("backend failed mid-stream", exc_info=exc)
-        yield sse_data(error_body(500, "Internal error encountered.", "INTERNAL"))
+        error = exc if isinstance(exc, ApiError) else internal_error(exc, "backend failed mid-stream", log)
+        yield sse_data(error.body())  # an in-stream error chunk: the JS SDK raises ApiError on it
     finally:
         with contextlib.suppress(Exception):
             await events.aclose()  # type: ignore[attr-defined]

@@ -41,8 +41,9 @@ def services_of(request: Request) -> Services:
 
 
 def api_version(request: Request) -> str:
-    first = request.url.path.lstrip("/").split("/", 1)[0]
-    return first if first in ("v1", "v1beta", "v1alpha") else "v1beta"
+    """The request's API version segment (validated by the route), ``v1beta`` for a version-less path."""
+    version: str = request.path_params.get("version", "")
+    return version or "v1beta"
 
 
 def model_route(services: Services, model: str, request: Request, method: str = "generateContent") -> Route:

@@ -108,8 +108,8 @@ async def _start(request: Request, services: Services) -> Response:
         declared_size=_declared_size(request, meta),
     )
     # The upload URL keeps the start's path: /upload/{v}/files, or /upload/files for a version-less client.
-    segments = request.url.path.strip("/").split("/")
-    version_part = f"/{segments[1]}" if len(segments) == 3 else ""
+    version = request.path_params.get("version", "")
+    version_part = f"/{version}" if version else ""
     url = f"{origin_of(request, services.settings)}/upload{version_part}/files?upload_id={token}&upload_protocol=resumable"
     headers = {
         "X-Goog-Upload-Status": "active",
@@ -254,7 +254,6 @@ class _MultipartReader:
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[str, str] = {}
-        self._ended = False
         callbacks = {
             "on_part_begin": self._part_begin,
             "on_header_field": self._on_header_field,
@@ -263,7 +262,6 @@ class _MultipartReader:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
-            "on_end": self._end,
         }
         self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
 
@@ -289,9 +287,6 @@ class _MultipartReader:
 
     def _part_end(self) -> None:
         self._events.append(("end", None))
-
-    def _end(self) -> None:
-        self._ended = True
 
     async def _event(self) -> tuple[str, Any] | None:
         while not self._events:

@@ -104,7 +104,7 @@ class MemoryMetadataStore:
         for record in records:
             del self._db.files[(record.project, record.id)]
             self._add_usage(record.project, used=-record.size_bytes)
-            self._queue_gc("object", record.blob_key, {}, now)
+            self._queue_gc("object", record.blob_key, {})
 
     # Quota -----------------------------------------------------------------------------------------------
     def _usage(self, project: str) -> list[int]:
@@ -174,7 +174,7 @@ class MemoryMetadataStore:
         existing = self._db.files.get((file.project, file.id))
         if existing is not None and existing.record.expire_time > now:
             self._end_session(session, SessionStatus.FAILED, name_taken_result(file.id), now)
-            self._queue_gc("object", file.blob_key, {}, now)
+            self._queue_gc("object", file.blob_key, {})
             raise NameTaken(file.project, file.id)
         if existing is not None:
             self._drop_files([existing.record], now)  # expired, not swept yet: make room
@@ -193,7 +193,7 @@ class MemoryMetadataStore:
         session.reserved_bytes = 0
         session.result_error = error
         session.parts = []
-        self._queue_gc("upload", session.upload_key, state, now)
+        self._queue_gc("upload", session.upload_key, state)
 
     async def fail_session(self, token_digest: str, error: dict[str, Any], now: datetime) -> bool:
         return self._end_if_active(token_digest, SessionStatus.FAILED, error, now)
@@ -261,7 +261,7 @@ class MemoryMetadataStore:
             del self._db.sessions[session.token_digest]
         return len(expired)
 
-    def _queue_gc(self, kind: str, key: str, state: dict[str, Any], now: datetime) -> None:
+    def _queue_gc(self, kind: str, key: str, state: dict[str, Any]) -> None:
         item_id = next(self._db.gc_ids)
         self._db.gc[item_id] = (GcItem(item_id, kind, key, state), None)
 
@@ -298,9 +298,6 @@ class MemoryMetadataStore:
     async def lookup_key(self, key_hash: str) -> str | None:
         key = self._db.keys.get(key_hash)
         return key.project if key is not None and key.revoke_time is None else None
-
-    async def count_files(self) -> int:
-        return len(self._db.files)
 
 
 def forget(name: str) -> None:

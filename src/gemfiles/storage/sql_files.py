@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gemfiles.domain.clock import to_micros
@@ -129,7 +129,3 @@ class SqlFiles(SqlDatabase):
         ]
         if values:
             await conn.execute(insert(blob_gc), values)
-
-    async def count_files(self) -> int:
-        rows = await self._rows(select(func.count()).select_from(files))
-        return int(rows[0][0])

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import Select, Table, case, delete, or_, select, update
 
 from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import FileRecord, FileState, SessionStatus
@@ -20,6 +20,18 @@ from gemfiles.storage.sql_rows import file_record, session_record
 from gemfiles.storage.sql_sessions import SqlSessions
 
 _ANY_PROBE_DUE = select(files.c.id).where(files.c.probe_due.is_(True)).limit(1)
+
+
+def _expired(table: Table, now: datetime, limit: int) -> Select[Any]:
+    """The oldest ``limit`` rows of ``table`` (files or upload sessions) expired by ``now``, locked for the
+    sweep; rows another replica is sweeping are skipped."""
+    return (
+        select(table)
+        .where(table.c.expire_us <= to_micros(now))
+        .order_by(table.c.expire_us)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 class SqlWork(SqlSessions):
@@ -81,30 +93,14 @@ class SqlWork(SqlSessions):
 
     async def sweep_expired_files(self, now: datetime, limit: int) -> list[FileRecord]:
         async with self._write() as conn:
-            rows = (
-                await conn.execute(
-                    select(files)
-                    .where(files.c.expire_us <= to_micros(now))
-                    .order_by(files.c.expire_us)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(_expired(files, now, limit))).all()
             records = [file_record(row) for row in rows]
             await self._drop_files(conn, records, now)
         return records
 
     async def sweep_expired_sessions(self, now: datetime, limit: int) -> int:
         async with self._write() as conn:
-            rows = (
-                await conn.execute(
-                    select(upload_sessions)
-                    .where(upload_sessions.c.expire_us <= to_micros(now))
-                    .order_by(upload_sessions.c.expire_us)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(_expired(upload_sessions, now, limit))).all()
             for row in rows:
                 session = session_record(row)
                 if session.status == SessionStatus.ACTIVE:

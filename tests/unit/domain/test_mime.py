@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gemfiles.domain.mime import RAW_PCM, RawPcm, file_kind, is_text, raw_pcm, supported_types
+from gemfiles.domain.mime import RAW_PCM, RawPcm, family, file_kind, is_text, raw_pcm, supported_types
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,12 @@ def test_file_kind_gives_every_supported_type_a_kind() -> None:
     kinds = {t: file_kind(t) for t in supported_types()[:-1]}
     office = {t for t, k in kinds.items() if k == "other"}
     assert office and all(t.startswith("application/vnd.") or t == "application/msword" for t in office)
+
+
+def test_family_is_the_lower_cased_top_level_type_without_parameters() -> None:
+    assert family("Text/X-Python; charset=utf-8") == "text"
+    assert family("application/json") == "application"
+    assert family("") == ""
 
 
 def test_is_text_covers_code_and_structured_suffixes() -> None:

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from gemfiles.errors import FailedPrecondition
 from gemfiles.protocol.routes import exception_handlers, google_routes, versioned
+from gemfiles.protocol.services import api_version
 
 
 async def echo(request: Request) -> Response:
@@ -26,11 +27,20 @@ async def crash(request: Request) -> Response:
     raise RuntimeError("secret detail /etc/passwd")
 
 
+async def version(request: Request) -> Response:
+    return JSONResponse({"version": api_version(request)})
+
+
 @pytest.fixture
 def client() -> TestClient:
     app = Starlette(
         routes=versioned(
-            [("/things/{name}", echo, ["GET"]), ("/refuse", refuse, ["GET"]), ("/crash", crash, ["GET"])]
+            [
+                ("/things/{name}", echo, ["GET"]),
+                ("/refuse", refuse, ["GET"]),
+                ("/crash", crash, ["GET"]),
+                ("/version", version, ["GET"]),
+            ]
         ),
         exception_handlers=exception_handlers(),
     )
@@ -46,6 +56,15 @@ def test_route_answers_under_every_api_version_with_the_version_as_parameter(
     reply = client.get(f"{prefix}/things/abc")
     assert reply.status_code == 200
     assert reply.json() == {"version": version, "name": "abc"}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "version"), [("/v1", "v1"), ("/v1beta", "v1beta"), ("/v1alpha", "v1alpha"), ("", "v1beta")]
+)
+def test_api_version_reads_the_route_segment_and_defaults_to_v1beta(
+    client: TestClient, prefix: str, version: str
+) -> None:
+    assert client.get(f"{prefix}/version").json() == {"version": version}
 
 
 def test_each_google_path_is_declared_once() -> None:

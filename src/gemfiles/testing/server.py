@@ -1,4 +1,4 @@
-"""A real `gemfiles serve` process on loopback, for the tests and the benchmarks."""
+"""A real `gemfiles serve` process on loopback, for tests and benchmarks (only stdlib and httpx)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -22,12 +20,23 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """One `gemfiles serve` process. ``env`` adds GEMFILES_* settings; the data dir is the test's own."""
+    """One `gemfiles serve` process. ``env`` adds GEMFILES_* settings; the data dir is the test's own.
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    The process runs in ``cwd`` (the caller's working directory when not given), with the caller's
+    environment minus any GEMFILES_* variable, so only ``env`` configures it.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.env = dict(env or {})
         self.port = port or free_port()
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -63,7 +72,7 @@ class LiveServer:
     ) -> LiveServer:
         """Starts ``command`` logging to ``log_path`` and waits until ``ready_path`` answers (200, or anything)."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
