@@ -71,6 +71,8 @@ def serve(**options: Any) -> None:
     from gemfiles.app import create_app
 
     settings = _settings(**options)
+    if settings.workers > 1:
+        _multiprocess_metrics(settings)
     try:
         app = create_app(settings)  # the whole configuration is checked here, before any worker starts
     except ValueError as exc:
@@ -94,10 +96,23 @@ def serve(**options: Any) -> None:
         http="httptools",
         ws="none",  # no WebSocket routes: the protocol library is never loaded
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        access_log=False,  # gemfiles logs each request itself (protocol/observe.py, GEMFILES_ACCESS_LOG)
         timeout_keep_alive=30,
     )
     _run_server(config)
+
+
+def _multiprocess_metrics(settings: Settings) -> None:
+    """Metrics of several worker processes: the client library's multi-process mode, in a directory of the
+    data directory emptied now (values of earlier runs must not be summed in). Set in the environment, the
+    library's own interface, before it is first imported here or in any worker."""
+    import os
+    import shutil
+
+    directory = (settings.data_dir / "metrics").resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _run_server(config: Any) -> None:
