@@ -12,20 +12,20 @@ from gemfiles.storage.schema import files, project_usage, upload_sessions
 from gemfiles.storage.sql_files import SqlFiles
 
 _FILES_PER_PROJECT = (
-    select(files.c.project, func.count())
+    select(files.c.project, func.count().label("n"))
     .where(files.c.expire_us > bindparam("now"))
     .group_by(files.c.project)
 )
 _USAGE = select(project_usage).order_by(project_usage.c.project)
 _SESSIONS_ACTIVE = (
-    select(func.count())
+    select(func.count().label("n"))
     .select_from(upload_sessions)
     .where(
         upload_sessions.c.status == SessionStatus.ACTIVE.value,
         upload_sessions.c.expire_us > bindparam("now"),
     )
 )
-_PROBES_DUE = select(func.count()).select_from(files).where(files.c.probe_due.is_(True))
+_PROBES_DUE = select(func.count().label("n")).select_from(files).where(files.c.probe_due.is_(True))
 
 
 class SqlProjects(SqlFiles):
@@ -40,7 +40,8 @@ class SqlProjects(SqlFiles):
 
     async def list_projects(self, now: datetime) -> list[ProjectUsage]:
         counts = {
-            row[0]: int(row[1]) for row in await self._rows(_FILES_PER_PROJECT, {"now": to_micros(now)})
+            row["project"]: int(row["n"])
+            for row in await self._rows(_FILES_PER_PROJECT, {"now": to_micros(now)})
         }
         rows = await self._rows(_USAGE)
         return [
@@ -61,4 +62,4 @@ class SqlProjects(SqlFiles):
     async def activity(self, now: datetime) -> Activity:
         sessions = await self._rows(_SESSIONS_ACTIVE, {"now": to_micros(now)})
         probes = await self._rows(_PROBES_DUE)
-        return Activity(int(sessions[0][0]), int(probes[0][0]))
+        return Activity(int(sessions[0]["n"]), int(probes[0]["n"]))
