@@ -147,6 +147,19 @@ async def seed_at_startup(services: Services) -> None:
         )
 
 
+async def seed_before_workers(settings: Settings) -> None:
+    """Seeding once, in the process that starts several workers (each seeding at once would race)."""
+    services = build_services(settings)
+    try:
+        if settings.auto_migrate:
+            await services.meta.migrate()
+        await seed_at_startup(services)
+    finally:
+        await services.generation.close()
+        await services.meta.close()
+        await services.blobs.close()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logs(settings.log_level, settings.log_format)

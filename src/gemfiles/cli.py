@@ -48,6 +48,11 @@ def serve(**options: Any) -> None:
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
+    if settings.workers > 1 and settings.seed_dir is not None:
+        from gemfiles.app import seed_before_workers
+
+        asyncio.run(seed_before_workers(settings))  # once, here: workers seeding at once would race
+        settings = settings.model_copy(update={"seed_dir": None})
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     console.print(f"gemfiles listening on [bold]{base}[/bold]")
     console.print(f"  metadata: {redact(settings.resolved_database_url)}")

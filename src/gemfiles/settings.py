@@ -143,6 +143,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be at least 8 characters (or unset)")
         if self.seed_dir is not None and not self.seed_dir.is_dir():
             raise ValueError(f"seed_dir {self.seed_dir} is not a directory")
+        if self.seed_project is not None and not re.match(
+            r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", self.seed_project
+        ):
+            raise ValueError("seed_project must be 1 to 64 of A-Za-z0-9._- (starting with a letter or digit)")
         return self
 
     def openai_options(self) -> OpenAIOptions:

@@ -133,3 +133,17 @@ def test_seed_by_key_reaches_the_project_that_key_opens(
     with httpx.Client(base_url=server.url, timeout=30) as client:
         files = client.get("/v1beta/files", headers={"x-goog-api-key": "my-open-key"}).json()["files"]
     assert [f["displayName"] for f in files] == ["hello.txt"]
+
+
+def test_seed_dir_with_two_workers_seeds_each_file_once(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    for n in range(4):
+        (seed / f"f{n}.txt").write_text(f"file {n}")
+    env = {"GEMFILES_SEED_DIR": str(seed), "GEMFILES_SEED_PROJECT": "shared", "GEMFILES_ADMIN_TOKEN": TOKEN}
+    server = server_factory(GEMFILES_WORKERS="2", **env)
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    reply = httpx.get(f"{server.url}/_internal/admin/projects/shared", headers=headers, timeout=30)
+    assert reply.json()["files"] == 4
