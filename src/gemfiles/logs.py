@@ -66,4 +66,5 @@ def configure(level: str, fmt: str) -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logger.addHandler(handler)
     logger.setLevel(level.upper())
-    logger.propagate = False
+    # Records still propagate: the root logger has no handler in the server (uvicorn configures only its
+    # own loggers), and a test's log capture on the root keeps seeing them.
