@@ -25,6 +25,7 @@ from gemfiles.domain.seeding import Seeder
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance, Runner
 from gemfiles.logs import configure as configure_logs
+from gemfiles.logs import request_writer
 from gemfiles.media.isolated import IsolatedProber
 from gemfiles.protocol.http import Authenticator
 from gemfiles.protocol.observe import RequestObserver
@@ -190,7 +191,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
         middleware=[
-            Middleware(RequestObserver, telemetry=services.telemetry, log_requests=settings.access_log)
+            Middleware(
+                RequestObserver,
+                telemetry=services.telemetry,
+                write_line=request_writer(settings.log_format) if settings.access_log else None,
+            )
         ],
     )
     app.state.services = services

@@ -60,3 +60,24 @@ def test_auto_format_is_text_on_a_terminal_and_json_otherwise(
     finally:
         logger.handlers[:] = saved[0]
         logger.setLevel(saved[1])
+
+
+def test_request_writer_writes_the_line_a_record_would_and_honours_the_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    access = logging.getLogger("gemfiles.access")
+    saved = access.level
+    try:
+        access.setLevel(logging.INFO)
+        logs.request_writer("json")(REQUEST)
+        access.setLevel(logging.WARNING)
+        logs.request_writer("json")(REQUEST)
+    finally:
+        access.setLevel(saved)
+    (line,) = stream.getvalue().splitlines()
+    written = json.loads(line)
+    formatted = json.loads(logs.JsonFormatter().format(record(request=REQUEST)))
+    assert written.keys() == formatted.keys()
+    assert {k: written[k] for k in REQUEST} == REQUEST

@@ -8,16 +8,14 @@ path, so metrics have bounded labels and no log line carries a file name, an API
 
 from __future__ import annotations
 
-import logging
+import os
 import re
 import time
-import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-log = logging.getLogger("gemfiles.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:=+-]{1,128}$")
@@ -61,14 +59,20 @@ def request_id_of(scope: Scope) -> str:
             if _SAFE_REQUEST_ID.match(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, a third of uuid4().hex's cost
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, telemetry: ServerTelemetry | None, *, log_requests: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        telemetry: ServerTelemetry | None,
+        *,
+        write_line: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
         self.app = app
         self.telemetry = telemetry
-        self.log_requests = log_requests
+        self.write_line = write_line  # the request log (logs.request_writer), or None when it is off
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,8 +104,8 @@ class RequestObserver:
             route = route_template(scope.get("route"))
             if self.telemetry is not None:
                 self.telemetry.request(route, scope["method"], counts[2], seconds)
-            if self.log_requests and log.isEnabledFor(logging.INFO):
-                log.info("request", extra={"request": _line(scope, request_id, route, counts, seconds)})
+            if self.write_line is not None:
+                self.write_line(_line(scope, request_id, route, counts, seconds))
 
 
 def _line(scope: Scope, request_id: str, route: str, counts: list[int], seconds: float) -> dict[str, Any]:
