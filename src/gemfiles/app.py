@@ -7,8 +7,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
@@ -16,17 +18,23 @@ from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
-from gemfiles.domain.ports import Prober
+from gemfiles.domain.ports import Prober, Telemetry
+from gemfiles.domain.projects import ProjectAdmin, check_project
 from gemfiles.domain.routing import ModelRouter
+from gemfiles.domain.seeding import Seeder
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance, Runner
+from gemfiles.logs import configure as configure_logs
+from gemfiles.logs import request_writer
 from gemfiles.media.isolated import IsolatedProber
 from gemfiles.protocol.http import Authenticator
+from gemfiles.protocol.observe import RequestObserver
 from gemfiles.protocol.routes import exception_handlers, google_routes, internal_routes
 from gemfiles.protocol.services import Services
 from gemfiles.settings import Settings
 from gemfiles.storage.interactions import open_interaction_store
 from gemfiles.storage.registry import open_blob_store, open_metadata_store
+from gemfiles.telemetry.prometheus import PrometheusTelemetry, prometheus_telemetry
 
 log = logging.getLogger("gemfiles")
 
@@ -49,8 +57,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     prober = IsolatedProber(
         settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib
     )
+    telemetry = prometheus_telemetry(
+        meta,
+        clock,
+        default_quota=settings.project_quota_bytes,
+        top_projects=settings.metrics_top_projects,
+        cache_seconds=settings.metrics_cache_seconds,
+    )
     files = FileService(meta, blobs, clock)
-    generation = model_calls(settings, files, prober)
+    generation = model_calls(settings, files, prober, telemetry)
     interactions = InteractionService(
         generation,
         open_interaction_store(meta),
@@ -65,15 +80,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         blobs=blobs,
         auth=Authenticator(settings, meta),
         files=files,
-        uploads=UploadService(meta, blobs, clock, limits),
-        maintenance=Maintenance(meta, blobs, clock, prober),
+        uploads=UploadService(meta, blobs, clock, limits, telemetry=telemetry),
+        maintenance=Maintenance(meta, blobs, clock, prober, telemetry),
         generation=generation,
         interactions=interactions,
         prober=prober,
+        admin=ProjectAdmin(meta, clock, settings.project_quota_bytes),
+        telemetry=telemetry,
     )
 
 
-def model_calls(settings: Settings, files: FileService, prober: Prober) -> GenerationService:
+def model_calls(
+    settings: Settings, files: FileService, prober: Prober, telemetry: Telemetry | None = None
+) -> GenerationService:
     """The model layer: the routing table's backends (a bad table fails here, at start-up) and the resolver.
 
     Files used before the probe worker got to them (an image is ACTIVE, and usable, at once) and inline
@@ -81,7 +100,7 @@ def model_calls(settings: Settings, files: FileService, prober: Prober) -> Gener
     """
     router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
     resolver = ContentResolver(files, prober)
-    return GenerationService(router, resolver)
+    return GenerationService(router, resolver, telemetry)
 
 
 def build_runner(services: Services) -> Runner:
@@ -100,8 +119,51 @@ def build_runner(services: Services) -> Runner:
     return runner
 
 
+def seed_targets(settings: Settings) -> list[tuple[str, Path]]:
+    """(project, directory) pairs of GEMFILES_SEED_DIR: the whole directory into GEMFILES_SEED_PROJECT, or,
+    without it, each subdirectory ``<dir>/<project>/`` into the project it names."""
+    if settings.seed_dir is None:
+        return []
+    if settings.seed_project:
+        return [(check_project(settings.seed_project), settings.seed_dir)]
+    return [
+        (check_project(sub.name), sub)
+        for sub in sorted(settings.seed_dir.iterdir())
+        if sub.is_dir() and not sub.name.startswith(".")
+    ]
+
+
+async def seed_at_startup(services: Services) -> None:
+    seeder = Seeder(services.meta, services.uploads, services.clock)
+    for project, directory in seed_targets(services.settings):
+        report = await seeder.seed(project, directory)
+        log.info(
+            "seeded %s from %s: %d added, %d replaced, %d unchanged, %d failed",
+            project,
+            directory,
+            len(report.added),
+            len(report.replaced),
+            len(report.skipped),
+            len(report.failed),
+        )
+
+
+async def seed_before_workers(settings: Settings) -> None:
+    """Seeding once, in the process that starts several workers (each seeding at once would race)."""
+    services = build_services(settings)
+    try:
+        if settings.auto_migrate:
+            await services.meta.migrate()
+        await seed_at_startup(services)
+    finally:
+        await services.generation.close()
+        await services.meta.close()
+        await services.blobs.close()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
+    configure_logs(settings.log_level, settings.log_format)
     services = build_services(settings, clock)
     runner = build_runner(services)
 
@@ -109,6 +171,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await services.meta.migrate()
+        await seed_at_startup(services)
         if settings.run_workers:
             runner.start()
         services.ready = True
@@ -120,11 +183,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await services.generation.close()
             await services.meta.close()
             await services.blobs.close()
+            if isinstance(services.telemetry, PrometheusTelemetry):
+                services.telemetry.close()
 
     app = Starlette(
         routes=[*google_routes(), *internal_routes()],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                RequestObserver,
+                telemetry=services.telemetry,
+                write_line=request_writer(settings.log_format) if settings.access_log else None,
+            )
+        ],
     )
     app.state.services = services
     return app

@@ -81,7 +81,23 @@ class Settings(BaseSettings):
     # and a decoder's threads (one per core) reserve more on bigger machines.
     child_memory_mib: int = Field(4096, ge=256)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
-    access_log: bool = False
+    # One line per request (protocol/observe.py) at level info; uvicorn's own access log is always off.
+    access_log: bool = True
+    # json | text | auto (text on a terminal, JSON otherwise): see logs.py.
+    log_format: Literal["json", "text", "auto"] = "auto"
+
+    # GET /metrics (Prometheus text format); with a token, only for `Authorization: Bearer <token>`.
+    metrics_token: str | None = None
+    # Projects with their own label in per-project gauges (by bytes); the rest are summed as "other".
+    metrics_top_projects: int = Field(20, ge=0, le=1000)
+    # Gauges read from the metadata store at scrape time are cached this long (seconds).
+    metrics_cache_seconds: float = Field(5.0, ge=0)
+    # The admin API under /_internal/admin/ (projects, quotas, keys): off unless a token is set.
+    admin_token: str | None = None
+
+    # Seeding at start-up: the files of seed_dir become files of seed_project (see domain/seeding.py).
+    seed_dir: Path | None = None
+    seed_project: str | None = None
 
     # Model calls (generateContent, countTokens, interactions). Routing table: model-name glob -> backend
     # ("inspect" | "openai"), first match wins, e.g. GEMFILES_MODELS='{"gpt-*": "openai", "*": "inspect"}'.
@@ -121,6 +137,16 @@ class Settings(BaseSettings):
             raise ValueError("emulator_controls needs workers=1 (run one process per replica instead)")
         if self.sweep_interval <= timedelta(0):
             raise ValueError("sweep_interval must be positive")
+        for name in ("metrics_token", "admin_token"):
+            token = getattr(self, name)
+            if token is not None and len(token.strip()) < 8:
+                raise ValueError(f"{name} must be at least 8 characters (or unset)")
+        if self.seed_dir is not None and not self.seed_dir.is_dir():
+            raise ValueError(f"seed_dir {self.seed_dir} is not a directory")
+        if self.seed_project is not None and not re.match(
+            r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", self.seed_project
+        ):
+            raise ValueError("seed_project must be 1 to 64 of A-Za-z0-9._- (starting with a letter or digit)")
         return self
 
     def openai_options(self) -> OpenAIOptions:

@@ -471,3 +471,60 @@ async def test_concurrent_migrations_of_an_empty_database_all_succeed(backend: B
     finally:
         for store in stores:
             await store.close()
+
+
+# Projects: a project's own quota, the list of projects, work in progress ----------------------------------
+async def test_set_quota_replaces_the_default_in_every_reservation(meta: MetadataStore) -> None:
+    project = new_project()
+    await meta.set_quota(project, 500)
+    await meta.create_session(new_session(project, size=400), GIB, NOW)
+    refused = new_session(project, size=101)
+    with pytest.raises(QuotaRefused) as caught:
+        await meta.create_session(refused, GIB, NOW)
+    assert caught.value.quota == 500
+    undeclared = new_session(project, size=None)
+    await meta.create_session(undeclared, GIB, NOW)
+    with pytest.raises(QuotaRefused):
+        await meta.commit_part(undeclared.token_digest, 0, PartRef(1, 101), None, 101, GIB, NOW)
+    assert (await meta.get_usage(project)).quota_bytes == 500
+
+
+async def test_set_quota_none_gives_the_default_back(meta: MetadataStore) -> None:
+    project = new_project()
+    await meta.set_quota(project, 10)
+    await meta.set_quota(project, None)
+    await meta.create_session(new_session(project, size=400), 1000, NOW)
+    assert (await meta.get_usage(project)).quota_bytes is None
+
+
+async def test_a_larger_own_quota_lets_a_project_past_the_default(meta: MetadataStore) -> None:
+    project = new_project()
+    await meta.set_quota(project, 5000)
+    await meta.create_session(new_session(project, size=3000), 1000, NOW)
+    assert (await meta.get_usage(project)).reserved_bytes == 3000
+
+
+async def test_list_projects_counts_unexpired_files_bytes_and_own_quotas(meta: MetadataStore) -> None:
+    busy, quiet, idle = new_project(), new_project(), new_project()
+    await stored_file(meta, busy, 10)
+    await stored_file(meta, busy, 20)
+    await stored_file(meta, quiet, 5, ttl=timedelta(hours=1))
+    await meta.set_quota(idle, 123)
+    later = NOW + timedelta(hours=2)  # quiet's file has expired (not swept yet)
+    rows = {row.project: row for row in await meta.list_projects(later)}
+    assert (rows[busy].files, rows[busy].used_bytes, rows[busy].quota_bytes) == (2, 30, None)
+    assert rows[quiet].files == 0
+    assert (rows[idle].files, rows[idle].used_bytes, rows[idle].quota_bytes) == (0, 0, 123)
+
+
+async def test_activity_counts_active_sessions_and_files_waiting_for_a_probe(meta: MetadataStore) -> None:
+    before = await meta.activity(NOW)
+    project = new_project()
+    await meta.create_session(new_session(project, size=10), GIB, NOW)
+    cancelled = new_session(project, size=10)
+    await meta.create_session(cancelled, GIB, NOW)
+    await meta.cancel_session(cancelled.token_digest, NOW)
+    await stored_file(meta, project, 10)
+    after = await meta.activity(NOW)
+    assert after.sessions_active - before.sessions_active == 1
+    assert after.probes_due - before.probes_due == 1

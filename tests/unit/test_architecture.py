@@ -63,6 +63,9 @@ def test_imports_point_inward_and_form_no_cycles() -> None:
             "import bench.httpload",
             "The package never imports the benchmarks or the tests",
         ),
+        ("domain/workers.py", "import prometheus_client", "The domain depends on nothing outside itself"),
+        ("telemetry/gauges.py", "import gemfiles.protocol.http", "Adapters implement the domain's ports"),
+        ("protocol/admin.py", "import gemfiles.telemetry.prometheus", "Only the composition root knows"),
     ],
 )
 def test_layering_check_fails_on_a_backwards_import(

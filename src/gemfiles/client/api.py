@@ -171,7 +171,12 @@ class FilesApi:
         # A DELETE whose reply was lost may have happened: it is retried only when it surely was not sent.
         await self._call("DELETE", self.endpoint.url(f"files/{file_id(name)}"), idempotent=False)
 
-    async def usage(self) -> dict[str, Any]:
+    async def usage(self, admin_token: str | None = None) -> dict[str, Any]:
+        """The key's project usage: from the admin API with an admin token, else /_internal/usage."""
+        if admin_token:
+            headers = {"x-goog-api-key": self.endpoint.api_key, "authorization": f"Bearer {admin_token}"}
+            url = f"{self.endpoint.base_url}/_internal/admin/usage"
+            return dict((await self._call("GET", url, headers=headers)).json())
         return dict((await self._call("GET", f"{self.endpoint.base_url}/_internal/usage")).json())
 
     async def download(self, name: str, target: Path, progress: Callable[[int | None, int], None]) -> int:

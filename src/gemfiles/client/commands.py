@@ -210,8 +210,19 @@ def download(
 
 @click.command("usage")
 @connection_options
+@click.option(
+    "--admin-token",
+    envvar="GEMFILES_ADMIN_TOKEN",
+    metavar="TOKEN",
+    help="Read the admin API (quota and file count too) instead of /_internal/usage (GEMFILES_ADMIN_TOKEN).",
+)
 def usage(
-    base_url: str | None, api_key: str | None, api_version: str | None, retries: int, as_json: bool
+    base_url: str | None,
+    api_key: str | None,
+    api_version: str | None,
+    retries: int,
+    as_json: bool,
+    admin_token: str | None,
 ) -> None:
     """The project's storage use: bytes stored and reserved by uploads in progress (gemfiles only)."""
     endpoint = endpoint_or_exit(base_url, api_key, api_version, as_json)
@@ -222,20 +233,23 @@ def usage(
             exit_code=FAILED,
         )
     try:
-        body = run_command(with_api(endpoint, retries, lambda api: api.usage()), as_json)
+        body = run_command(with_api(endpoint, retries, lambda api: api.usage(admin_token)), as_json)
     except SystemExit as exit_:
-        if exit_.code == NOT_FOUND:
+        if exit_.code == NOT_FOUND and not admin_token:
             error_console().print(
                 "usage comes from gemfiles' /_internal/usage, served when the server runs with "
                 "GEMFILES_EMULATOR_CONTROLS=true"
             )
         raise
     used, reserved = int(body.get("usedBytes") or 0), int(body.get("reservedBytes") or 0)
+    quota = int(body["quotaBytes"]) if body.get("quotaBytes") else None
     if as_json:
-        emit_json({"usedBytes": used, "reservedBytes": reserved})
+        extra = {"quotaBytes": quota, "files": body.get("files"), "project": body.get("project")}
+        emit_json({"usedBytes": used, "reservedBytes": reserved, **(extra if admin_token else {})})
     else:
         Console().print(
-            f"used {human_size(used)} ({used:,} bytes); reserved by uploads in progress {human_size(reserved)}",
+            f"used {human_size(used)} ({used:,} bytes); reserved by uploads in progress {human_size(reserved)}"
+            + (f"; quota {human_size(quota)} ({quota:,} bytes)" if quota is not None else ""),
             highlight=False,
         )
 

@@ -15,7 +15,14 @@ from gemfiles.domain.clock import Clock
 from gemfiles.domain.finalize import FinalizeCoordinator, Overtaken
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.models import PartRef, UploadSession
-from gemfiles.domain.ports import BlobStore, MetadataStore, PartUnreadable, QuotaRefused
+from gemfiles.domain.ports import (
+    BlobStore,
+    MetadataStore,
+    NoTelemetry,
+    PartUnreadable,
+    QuotaRefused,
+    Telemetry,
+)
 from gemfiles.domain.refusals import quota_exceeded
 from gemfiles.domain.upload_machine import Append, UploadError, bad_offset, ended_early, overflow
 
@@ -48,6 +55,7 @@ class ChunkPipeline:
         max_file_bytes: int,
         quota_bytes: int,
         resumable_hash: bool,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -56,6 +64,7 @@ class ChunkPipeline:
         self.max_file_bytes = max_file_bytes
         self.quota_bytes = quota_bytes
         self.resumable_hash = resumable_hash
+        self.telemetry = telemetry or NoTelemetry()
 
     async def append(
         self, session: UploadSession, plan: Append, body: AsyncIterator[bytes]
@@ -80,6 +89,7 @@ class ChunkPipeline:
         except OSError as exc:
             failure = exc
         else:
+            self.telemetry.upload_bytes(part.size)
             return await self._commit(session, plan, part, hasher)
         return await self.finalizer.store_failed(session, plan.start, failure)
 

@@ -9,12 +9,14 @@ service (``domain.conversations``); so can anything else that calls a model (bat
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from gemfiles.domain.calls import Draft, Finished, ModelRequest, OutputEvent, TextDelta, Usage
 from gemfiles.domain.contents import ContentResolver
+from gemfiles.domain.ports import NoTelemetry, Telemetry
 from gemfiles.domain.routing import ModelRouter, Route
 from gemfiles.errors import NotFound
 
@@ -38,9 +40,12 @@ class Answer:
 
 
 class GenerationService:
-    def __init__(self, router: ModelRouter, resolver: ContentResolver) -> None:
+    def __init__(
+        self, router: ModelRouter, resolver: ContentResolver, telemetry: Telemetry | None = None
+    ) -> None:
         self.router = router
         self.resolver = resolver
+        self.telemetry = telemetry or NoTelemetry()
 
     def route(self, model: str) -> Route | None:
         """The route the table gives a model id, or None (the caller words the 404 for its API)."""
@@ -57,17 +62,46 @@ class GenerationService:
 
     async def generate(self, project: str, call: Call) -> Answer:
         route = self._route(call.model)
-        return await collect(route.backend.generate(await self.request(project, call)))
+        request = await self.request(project, call)
+        with self._timed(route, "generate"):
+            return await collect(route.backend.generate(request))
 
     async def stream(self, project: str, call: Call) -> AsyncGenerator[OutputEvent, None]:
         """The backend's events. The first is awaited before this returns, so an error before any output
         is raised here (and gets a proper status) rather than in the middle of a stream."""
         route = self._route(call.model)
-        return await started(route.backend.generate(await self.request(project, call)))
+        request = await self.request(project, call)
+        return await started(self._timed_stream(route, route.backend.generate(request)))
 
     async def count_tokens(self, project: str, call: Call) -> Usage:
         route = self._route(call.model)
-        return await route.backend.count_tokens(await self.request(project, call))
+        request = await self.request(project, call)
+        with self._timed(route, "count_tokens"):
+            return await route.backend.count_tokens(request)
+
+    @contextlib.contextmanager
+    def _timed(self, route: Route, method: str) -> Iterator[None]:
+        """Reports one backend call to telemetry: its latency and, if it raised, the kind of error."""
+        start = time.monotonic()
+        error: str | None = None
+        try:
+            yield
+        except Exception as exc:  # a client that goes away mid-stream is not a backend error
+            error = type(exc).__name__
+            raise
+        finally:
+            self.telemetry.model_call(route.backend_name, method, time.monotonic() - start, error)
+
+    async def _timed_stream(
+        self, route: Route, events: AsyncIterator[OutputEvent]
+    ) -> AsyncGenerator[OutputEvent, None]:
+        with self._timed(route, "stream"):
+            try:
+                async for event in events:
+                    yield event
+            finally:
+                with contextlib.suppress(Exception):
+                    await events.aclose()  # type: ignore[attr-defined]
 
     async def close(self) -> None:
         await self.router.close()

@@ -196,3 +196,34 @@ def needs_processing(mime_type: str) -> bool:
 def supported_types() -> list[str]:
     """Every accepted MIME type, sorted, then the ``text/*`` family."""
     return [*sorted(SUPPORTED), "text/*"]
+
+
+# Signatures of the common types, for files whose name says nothing (seeding): (offset, magic, type).
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"%PDF-", "application/pdf"),
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"GIF8", "image/gif"),
+    (8, b"WEBP", "image/webp"),
+    (8, b"WAVE", "audio/wav"),
+    (0, b"ID3", "audio/mp3"),
+    (0, b"fLaC", "audio/flac"),
+    (0, b"OggS", "audio/ogg"),
+    (4, b"ftyp", "video/mp4"),
+    (0, b"\x1aE\xdf\xa3", "video/webm"),
+)
+
+
+def sniff(head: bytes) -> str | None:
+    """The MIME type the first bytes of a file show (a few common signatures; UTF-8 text), or None."""
+    for offset, magic, mime_type in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return mime_type
+    if not head:
+        return "text/plain"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the sample
+            return None
+    return "text/plain" if b"\x00" not in head else None

@@ -121,3 +121,18 @@ class ProjectUsage:
     project: str
     used_bytes: int
     reserved_bytes: int
+    # The project's own quota (None: the server's default applies) and its unexpired files (when listed).
+    quota_bytes: int | None = None
+    files: int = 0
+
+    def quota(self, default: int) -> int:
+        """The quota that applies to this project."""
+        return default if self.quota_bytes is None else self.quota_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Work in progress across the whole store (every replica): gauges read at scrape time."""
+
+    sessions_active: int
+    probes_due: int

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, Usage
 from gemfiles.domain.interactions import InteractionRecord
-from gemfiles.domain.models import FileRecord, FileState, PartRef, ProjectUsage, UploadSession
+from gemfiles.domain.models import Activity, FileRecord, FileState, PartRef, ProjectUsage, UploadSession
 
 
 class StorageError(Exception):
@@ -184,7 +184,19 @@ class MetadataStore(Protocol):
     async def finish_gc(self, ids: list[int]) -> None: ...
 
     # Projects and keys --------------------------------------------------------------------------------
-    async def get_usage(self, project: str) -> ProjectUsage: ...
+    async def get_usage(self, project: str) -> ProjectUsage:
+        """Bytes used and reserved, and the project's own quota if it has one."""
+
+    async def set_quota(self, project: str, quota_bytes: int | None) -> None:
+        """Gives a project its own quota (None: the default again). Every reservation checks a project's own
+        quota in place of the ``quota_bytes`` it is handed (the server's default), in the same transaction."""
+
+    async def list_projects(self, now: datetime) -> list[ProjectUsage]:
+        """Every project with bytes, reservations or a quota of its own, with its unexpired files counted."""
+
+    async def activity(self, now: datetime) -> Activity:
+        """Upload sessions in progress and files waiting for a probe."""
+
     async def create_key(self, key_hash: str, project: str, prefix: str, now: datetime) -> None: ...
     async def list_keys(self) -> list[ApiKeyRecord]: ...
     async def revoke_key(self, prefix_or_hash: str, now: datetime) -> int: ...
@@ -328,3 +340,40 @@ class Prober(Protocol):
     async def inline(self, mime_type: str, data: bytes) -> dict[str, Any]:
         """The facts of inline data in a model call."""
         ...
+
+
+# Telemetry ------------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Telemetry(Protocol):
+    """What the domain reports as it works (counted by a metrics adapter). Every method is cheap and never
+    raises: it is called on hot paths (each stored chunk, each model call)."""
+
+    def upload_bytes(self, count: int) -> None:
+        """``count`` bytes of an upload's body were stored."""
+
+    def probe_done(self, kind: str, seconds: float, ok: bool) -> None:
+        """A media probe of a file of this kind (``image``, ``video``, ...) ended, well or not."""
+
+    def swept(self, files: int, sessions: int, blobs: int) -> None:
+        """An expiry sweep deleted this many files, abandoned sessions and blobs."""
+
+    def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
+        """A model backend answered (``error``: None, or the kind of failure, e.g. ``NotFound``)."""
+
+
+class NoTelemetry:
+    """The default: nothing is counted."""
+
+    def upload_bytes(self, count: int) -> None:
+        return None
+
+    def probe_done(self, kind: str, seconds: float, ok: bool) -> None:
+        return None
+
+    def swept(self, files: int, sessions: int, blobs: int) -> None:
+        return None
+
+    def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
+        return None

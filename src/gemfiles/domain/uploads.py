@@ -18,7 +18,7 @@ from gemfiles.domain.finalize import FinalizeCoordinator, Overtaken
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_file_name, token_digest
 from gemfiles.domain.models import PartRef, SessionStatus, UploadSession
-from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, QuotaRefused
+from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, QuotaRefused, Telemetry
 from gemfiles.domain.refusals import name_taken, quota_exceeded
 from gemfiles.domain.upload_machine import (
     Answer,
@@ -66,6 +66,7 @@ class UploadService:
         new_id: IdFactory = new_file_id,
         new_token: IdFactory = new_upload_token,
         resumable_hash: bool | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -86,6 +87,7 @@ class UploadService:
             max_file_bytes=limits.max_file_bytes,
             quota_bytes=limits.project_quota_bytes,
             resumable_hash=resumable_hash,
+            telemetry=telemetry,
         )
 
     async def start(

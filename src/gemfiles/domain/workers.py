@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from gemfiles.domain.clock import Clock
+from gemfiles.domain.mime import file_kind
 from gemfiles.domain.models import FileState, PartRef
-from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
+from gemfiles.domain.ports import BlobStore, MetadataStore, NoTelemetry, Prober, Telemetry
 
 log = logging.getLogger("gemfiles.workers")
 
@@ -100,11 +102,19 @@ class SweepReport:
 class Maintenance:
     """The background jobs on files: the expiry sweep, blob collection and media probes."""
 
-    def __init__(self, meta: MetadataStore, blobs: BlobStore, clock: Clock, prober: Prober) -> None:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        blobs: BlobStore,
+        clock: Clock,
+        prober: Prober,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.meta = meta
         self.blobs = blobs
         self.clock = clock
         self.prober = prober
+        self.telemetry = telemetry or NoTelemetry()
 
     async def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -121,6 +131,7 @@ class Maintenance:
             if count < SWEEP_BATCH:
                 break
         report.blobs = await self.collect()
+        self.telemetry.swept(report.files, report.sessions, report.blobs)
         return report
 
     async def collect(self) -> int:
@@ -155,12 +166,15 @@ class Maintenance:
         record = await self.meta.claim_probe(self.clock.now(), PROBE_LEASE_SECONDS)
         if record is None:
             return False
+        started = time.monotonic()
         try:
             state, facts, error = await self.prober.probe(record)
         except Exception as exc:  # a probe that crashes must not leave the file PROCESSING forever
             log.exception("probe of %s failed", record.name)
             state = FileState.FAILED if record.state == FileState.PROCESSING else record.state
             facts, error = {}, {"code": 13, "message": f"Processing failed: {type(exc).__name__}"}
+        ok = state != FileState.FAILED and "probe_error" not in facts
+        self.telemetry.probe_done(file_kind(record.mime_type), time.monotonic() - started, ok)
         if record.state != FileState.PROCESSING:
             state = record.state  # files that were usable at once stay usable; only facts are added
             error = record.error

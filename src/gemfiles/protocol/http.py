@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from typing import Any
@@ -12,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gemfiles.domain.ports import MetadataStore
+from gemfiles.domain.projects import key_hash, open_project
 from gemfiles.domain.upload_machine import UploadError
 from gemfiles.errors import ApiError, ApiKeyInvalid, Internal, PermissionDenied
+from gemfiles.protocol.observe import note_project
 from gemfiles.settings import Settings
 
 log = logging.getLogger("gemfiles.protocol")
@@ -82,10 +83,6 @@ def api_key_of(request: Request) -> str | None:
     return key.strip() if key and key.strip() else None
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 class Authenticator:
     """API key -> project. ``open``: each distinct key is its own project; ``keys``: operator-made keys only."""
 
@@ -102,12 +99,14 @@ class Authenticator:
                 "Method doesn't allow unregistered callers (callers without established identity). "
                 "Please use API Key or other form of API consumer identity to call this API."
             )
-        return await self.project_for_key(key)
+        project = await self.project_for_key(key)
+        note_project(request.scope, project)
+        return project
 
     async def project_for_key(self, key: str) -> str:
-        digest = key_hash(key)
         if self.mode == "open":
-            return "k" + digest[:32]
+            return open_project(key)
+        digest = key_hash(key)
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is None or cached[0] < now:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import files, interactions, internal, models, uploads
+from gemfiles.protocol import admin, files, interactions, internal, models, uploads
 from gemfiles.protocol.http import error_response, json_response, render_exception
 
 # The Python SDK uses v1, the JS SDK v1beta (and a hard-coded upload/v1beta); an empty api_version in
@@ -85,6 +85,21 @@ def internal_routes() -> list[BaseRoute]:
         Route("/_internal/clock", api(internal.clock), methods=["GET", "POST"]),
         Route("/_internal/sweep", api(internal.sweep), methods=["POST"]),
         Route("/_internal/usage", api(internal.usage), methods=["GET"]),
+        Route("/metrics", api(admin.metrics), methods=["GET"]),
+        *admin_routes(),
+    ]
+
+
+def admin_routes() -> list[BaseRoute]:
+    """The admin API (protocol/admin.py): 404 unless GEMFILES_ADMIN_TOKEN is set."""
+    prefix = "/_internal/admin"
+    return [
+        Route(f"{prefix}/projects", api(admin.projects), methods=["GET"]),
+        Route(f"{prefix}/projects/{{project}}", api(admin.project), methods=["GET"]),
+        Route(f"{prefix}/projects/{{project}}/quota", api(admin.quota), methods=["PUT"]),
+        Route(f"{prefix}/usage", api(admin.usage), methods=["GET"]),
+        Route(f"{prefix}/keys", api(admin.keys), methods=["GET", "POST"]),
+        Route(f"{prefix}/keys/{{prefix}}", api(admin.key), methods=["DELETE"]),
     ]
 
 

@@ -11,11 +11,13 @@ from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
 from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
+from gemfiles.domain.projects import ProjectAdmin
 from gemfiles.domain.routing import Route
 from gemfiles.domain.uploads import UploadService
 from gemfiles.domain.workers import Maintenance
 from gemfiles.errors import NotFound
 from gemfiles.protocol.http import Authenticator
+from gemfiles.protocol.observe import ServerTelemetry
 from gemfiles.settings import Settings
 
 
@@ -32,6 +34,8 @@ class Services:
     generation: GenerationService
     interactions: InteractionService
     prober: Prober
+    admin: ProjectAdmin
+    telemetry: ServerTelemetry | None = None
     ready: bool = False
 
 

@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gemfiles.domain.clock import to_micros
-from gemfiles.domain.models import FileRecord, FileState, PartRef, ProjectUsage, SessionStatus, UploadSession
+from gemfiles.domain.models import (
+    Activity,
+    FileRecord,
+    FileState,
+    PartRef,
+    ProjectUsage,
+    SessionStatus,
+    UploadSession,
+)
 from gemfiles.domain.ports import (
     ApiKeyRecord,
     GcItem,
@@ -42,6 +50,7 @@ class _Database:
     gc: dict[int, tuple[GcItem, datetime | None]] = field(default_factory=dict)
     gc_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    quotas: dict[str, int] = field(default_factory=dict)  # a project's own quota
 
 
 _DATABASES: dict[str, _Database] = {}
@@ -114,6 +123,7 @@ class MemoryMetadataStore:
         if amount <= 0:
             return
         usage = self._usage(project)
+        quota = self._db.quotas.get(project, quota)
         if usage[0] + usage[1] + amount > quota:
             raise QuotaRefused(project, amount, quota)
         usage[1] += amount
@@ -125,7 +135,38 @@ class MemoryMetadataStore:
 
     async def get_usage(self, project: str) -> ProjectUsage:
         used, reserved = self._db.usage.get(project, [0, 0])
-        return ProjectUsage(project, used, reserved)
+        return ProjectUsage(project, used, reserved, self._db.quotas.get(project))
+
+    async def set_quota(self, project: str, quota_bytes: int | None) -> None:
+        if quota_bytes is None:
+            self._db.quotas.pop(project, None)
+        else:
+            self._db.quotas[project] = quota_bytes
+
+    async def list_projects(self, now: datetime) -> list[ProjectUsage]:
+        counts: dict[str, int] = {}
+        for (project, _), stored in self._db.files.items():
+            if stored.record.expire_time > now:
+                counts[project] = counts.get(project, 0) + 1
+        names = {p for p, (used, reserved) in self._db.usage.items() if used or reserved}
+        names |= set(self._db.quotas) | set(counts)
+        usage = self._db.usage
+        return [
+            ProjectUsage(
+                project,
+                usage.get(project, [0, 0])[0],
+                usage.get(project, [0, 0])[1],
+                self._db.quotas.get(project),
+                counts.get(project, 0),
+            )
+            for project in sorted(names)
+        ]
+
+    async def activity(self, now: datetime) -> Activity:
+        sessions = sum(
+            1 for s in self._db.sessions.values() if s.status == SessionStatus.ACTIVE and s.expire_time > now
+        )
+        return Activity(sessions, sum(1 for stored in self._db.files.values() if stored.probe_due))
 
     # Upload sessions -------------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:

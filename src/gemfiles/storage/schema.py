@@ -72,6 +72,8 @@ project_usage = Table(
     Column("project", String(64), primary_key=True),
     Column("used_bytes", BigInteger, nullable=False),
     Column("reserved_bytes", BigInteger, nullable=False),
+    # The project's own quota (migration 0003); NULL: the server's default.
+    Column("quota_bytes", BigInteger, nullable=True),
 )
 
 api_keys = Table(

@@ -17,12 +17,13 @@ from __future__ import annotations
 from gemfiles.domain.ports import SessionGone
 from gemfiles.storage.sql_engine import async_url
 from gemfiles.storage.sql_keys import SqlKeys
+from gemfiles.storage.sql_projects import SqlProjects
 from gemfiles.storage.sql_work import SqlWork
 
 
-class SqlMetadataStore(SqlWork, SqlKeys):
+class SqlMetadataStore(SqlWork, SqlProjects, SqlKeys):
     """The MetadataStore port on SQL: files and quotas (sql_files), upload sessions (sql_sessions),
-    background work (sql_work) and API keys (sql_keys), over the connections of sql_engine."""
+    background work (sql_work), projects (sql_projects) and API keys (sql_keys), over the connections of sql_engine."""
 
     @classmethod
     def from_url(cls, url: str) -> SqlMetadataStore:

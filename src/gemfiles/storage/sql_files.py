@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gemfiles.domain.clock import to_micros
@@ -86,12 +86,19 @@ class SqlFiles(SqlDatabase):
             update(project_usage)
             .where(
                 project_usage.c.project == project,
-                project_usage.c.used_bytes + project_usage.c.reserved_bytes + amount <= quota,
+                project_usage.c.used_bytes + project_usage.c.reserved_bytes + amount
+                <= func.coalesce(project_usage.c.quota_bytes, quota),
             )
             .values(reserved_bytes=project_usage.c.reserved_bytes + amount)
         )
         if result.rowcount != 1:
-            raise QuotaRefused(project, amount, quota)
+            row = (
+                await conn.execute(
+                    select(project_usage.c.quota_bytes).where(project_usage.c.project == project)
+                )
+            ).first()
+            own = row[0] if row is not None else None
+            raise QuotaRefused(project, amount, quota if own is None else int(own))
 
     async def _add_usage(
         self, conn: AsyncConnection, project: str, *, used: int = 0, reserved: int = 0
@@ -112,7 +119,7 @@ class SqlFiles(SqlDatabase):
         row = await self._first(select(project_usage).where(project_usage.c.project == project))
         if row is None:
             return ProjectUsage(project, 0, 0)
-        return ProjectUsage(project, row["used_bytes"], row["reserved_bytes"])
+        return ProjectUsage(project, row["used_bytes"], row["reserved_bytes"], row["quota_bytes"])
 
     async def _queue_gc(
         self, conn: AsyncConnection, items: Iterable[tuple[str, str, dict]], now: datetime

@@ -1,0 +1,22 @@
+"""A project's own quota (``gemfiles projects set-quota``, the admin API): NULL keeps the server's default.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("project_usage", sa.Column("quota_bytes", sa.BigInteger, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("project_usage") as batch:
+        batch.drop_column("quota_bytes")

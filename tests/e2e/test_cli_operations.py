@@ -1,0 +1,149 @@
+"""gemfiles projects|keys against a running server's admin API and against the local store; gemfiles seed;
+gemfiles usage through the admin API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.protocol.uploading import start_upload, upload_file
+from tests.support import ROOT, LiveServer
+
+TOKEN = "cli-admin-token"
+
+
+def gemfiles(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GEMFILES_", "GOOGLE_", "GEMINI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "gemfiles", *args],
+        env={**clean, "PYTHONPATH": str(ROOT / "src"), **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_keys_and_projects_against_a_running_server(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = server_factory(GEMFILES_ADMIN_TOKEN=TOKEN, GEMFILES_AUTH="keys")
+    remote = ["--server", server.url, "--admin-token", TOKEN]
+    created = gemfiles("keys", "create", "--project", "crew", *remote, "--json", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["key"]
+    listed = json.loads(gemfiles("keys", "list", *remote, "--json", cwd=tmp_path).stdout)["keys"]
+    assert [(k["prefix"], k["project"]) for k in listed] == [(key[:10], "crew")]
+
+    quota = gemfiles("projects", "set-quota", "crew", "1.5KiB", *remote, cwd=tmp_path)
+    assert quota.returncode == 0, quota.stderr
+    assert "crew: its own quota of 1,536 bytes" in quota.stdout
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        upload_file(client, key, b"c" * 1000)
+        assert start_upload(client, key, size=1000).status_code == 429
+    projects = json.loads(gemfiles("projects", "list", *remote, "--json", cwd=tmp_path).stdout)["projects"]
+    assert [(p["project"], p["files"], p["usedBytes"], p["quotaBytes"]) for p in projects] == [
+        ("crew", 1, "1000", "1536")
+    ]
+    table = gemfiles("projects", "list", *remote, cwd=tmp_path).stdout
+    assert "crew" in table and "1536" in table
+
+    usage = gemfiles(
+        "usage", "--base-url", server.url, "--api-key", key, "--admin-token", TOKEN, "--json", cwd=tmp_path
+    )
+    assert usage.returncode == 0, usage.stderr
+    assert json.loads(usage.stdout) == {
+        "usedBytes": 1000,
+        "reservedBytes": 0,
+        "quotaBytes": 1536,
+        "files": 1,
+        "project": "crew",
+    }
+
+    revoked = gemfiles("keys", "revoke", key[:10], *remote, cwd=tmp_path)
+    assert revoked.returncode == 0 and "revoked 1 key(s)" in revoked.stdout
+    again = gemfiles("keys", "revoke", key[:10], *remote, cwd=tmp_path)
+    assert again.returncode == 1 and "No active key" in again.stdout
+    wrong = gemfiles("keys", "list", "--server", server.url, "--admin-token", "not-the-token", cwd=tmp_path)
+    assert wrong.returncode == 3 and "401" in wrong.stdout
+
+
+def test_projects_on_the_local_store_mirror_the_admin_api(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert gemfiles("projects", "set-quota", "local", "2000", *data, cwd=tmp_path).returncode == 0
+    rows = json.loads(gemfiles("projects", "list", *data, "--json", cwd=tmp_path).stdout)
+    assert rows["projects"] == [
+        {
+            "project": "local",
+            "files": 0,
+            "usedBytes": "0",
+            "reservedBytes": "0",
+            "quotaBytes": "2000",
+            "ownQuota": True,
+        }
+    ]
+    assert gemfiles("projects", "set-quota", "local", "default", *data, cwd=tmp_path).returncode == 0
+    rows = json.loads(gemfiles("projects", "list", *data, "--json", cwd=tmp_path).stdout)
+    assert rows["projects"] == []  # no files, no reservations, no quota of its own: nothing to list
+    bad = gemfiles("projects", "set-quota", "local", "lots", *data, cwd=tmp_path)
+    assert bad.returncode == 2
+
+
+def test_seed_is_idempotent_and_replaces_changed_files(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "a.txt").write_text("alpha")
+    (seed / "b.md").write_text("# beta")
+    data = ["--data-dir", str(tmp_path / "data")]
+    first = gemfiles("seed", str(seed), "--project", "fixtures", *data, "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert sorted(json.loads(first.stdout)["added"]) == ["a.txt", "b.md"]
+    second = json.loads(
+        gemfiles("seed", str(seed), "--project", "fixtures", *data, "--json", cwd=tmp_path).stdout
+    )
+    assert (second["added"], second["replaced"], sorted(second["skipped"])) == ([], [], ["a.txt", "b.md"])
+    (seed / "a.txt").write_text("alpha, changed")
+    third = json.loads(
+        gemfiles("seed", str(seed), "--project", "fixtures", *data, "--json", cwd=tmp_path).stdout
+    )
+    assert (third["added"], third["replaced"], third["skipped"]) == ([], ["a.txt"], ["b.md"])
+    rows = json.loads(gemfiles("projects", "list", *data, "--json", cwd=tmp_path).stdout)["projects"]
+    assert [(r["project"], r["files"], r["usedBytes"]) for r in rows] == [
+        ("fixtures", 2, str(len("alpha, changed") + len("# beta")))
+    ]
+
+
+def test_seed_by_key_reaches_the_project_that_key_opens(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "hello.txt").write_text("hello")
+    data = tmp_path / "data"
+    seeded = gemfiles("seed", str(seed), "--key", "my-open-key", "--data-dir", str(data), cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    server = server_factory(data)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        files = client.get("/v1beta/files", headers={"x-goog-api-key": "my-open-key"}).json()["files"]
+    assert [f["displayName"] for f in files] == ["hello.txt"]
+
+
+def test_seed_dir_with_two_workers_seeds_each_file_once(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    for n in range(4):
+        (seed / f"f{n}.txt").write_text(f"file {n}")
+    env = {"GEMFILES_SEED_DIR": str(seed), "GEMFILES_SEED_PROJECT": "shared", "GEMFILES_ADMIN_TOKEN": TOKEN}
+    server = server_factory(GEMFILES_WORKERS="2", **env)
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    reply = httpx.get(f"{server.url}/_internal/admin/projects/shared", headers=headers, timeout=30)
+    assert reply.json()["files"] == 4
