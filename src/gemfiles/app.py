@@ -33,6 +33,10 @@ def default_extensions() -> list[Extension]:
         from gemfiles.media.worker import extension as media_extension
 
         extensions.append(media_extension)
+    # Before the models extension: its routes take /models/{model}:batchGenerateContent first.
+    from gemfiles.protocol.batches import extension as batches_extension
+
+    extensions.append(batches_extension)
     with contextlib.suppress(ImportError):
         from gemfiles.protocol.models import extension as models_extension  # type: ignore[import-not-found]
 

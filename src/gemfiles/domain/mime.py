@@ -83,6 +83,11 @@ TEXTUAL = {
     "application/x-python",
     "application/x-sh",
     "application/x-yaml",
+    # JSON Lines, as the Batch API page uploads its input: the SDKs' bare "jsonl", and what
+    # `file -b --mime-type` says for such a file.
+    "jsonl",
+    "application/jsonl",
+    "application/x-ndjson",
 }
 DOCUMENT = {
     "application/pdf",

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import files, internal, uploads
+from gemfiles.protocol import batches, files, internal, uploads
 from gemfiles.protocol.http import error_response, internal_error_response, json_response
 
 # The Python SDK uses v1, the JS SDK v1beta (and a hard-coded upload/v1beta); an empty api_version in
@@ -50,6 +50,8 @@ def google_routes(extra: list[tuple[str, Handler, list[str]]] | None = None) -> 
     routes: list[BaseRoute] = []
     for prefix in _prefixes():
         routes.append(Route(f"/upload{prefix}/files", api(uploads.upload_endpoint), methods=["POST"]))
+        # The Batch API page's curl sample downloads from /download/v1beta/files/{id}:download?alt=media.
+        routes.append(Route(f"/download{prefix}/files/{{name}}", api(files.file_item), methods=["GET"]))
         for path, handler, methods in table:
             routes.append(Route(f"{prefix}{path}", api(handler), methods=methods))
     return routes
@@ -63,6 +65,7 @@ def internal_routes() -> list[BaseRoute]:
         Route("/_internal/clock", api(internal.clock), methods=["GET", "POST"]),
         Route("/_internal/sweep", api(internal.sweep), methods=["POST"]),
         Route("/_internal/usage", api(internal.usage), methods=["GET"]),
+        Route("/_internal/batches/hold", api(batches.hold_control), methods=["POST"]),
     ]
 
 
