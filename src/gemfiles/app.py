@@ -35,8 +35,9 @@ def default_extensions() -> list[Extension]:
         extensions.append(media_extension)
     # Before the models extension: its routes take /models/{model}:batchGenerateContent first.
     from gemfiles.protocol.batches import extension as batches_extension
+    from gemfiles.protocol.caches import extension as caches_extension
 
-    extensions.append(batches_extension)
+    extensions.extend([batches_extension, caches_extension])
     with contextlib.suppress(ImportError):
         from gemfiles.protocol.models import extension as models_extension  # type: ignore[import-not-found]
 

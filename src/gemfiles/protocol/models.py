@@ -144,12 +144,16 @@ async def _model_request(
             raise InvalidArgument("Invalid value at 'generate_content_request': expected an object.")
     drafts = generate_drafts(body, calls.services.settings)
     messages = await calls.resolver.resolve(project, drafts)
-    return ModelRequest(
+    model_request = ModelRequest(
         model=model,
         messages=messages,
         system_instruction=content_text(get(body, "system_instruction"), "system_instruction"),
         generation_config=snake_keys(get(body, "generation_config"), "generation_config"),
     )
+    prepare = calls.services.extras.get("prepare_request")
+    if prepare is not None:  # cachedContent: the cached contents go first (protocol/caches.py)
+        model_request = await prepare(project, body, model_request)
+    return model_request
 
 
 # generateContent ----------------------------------------------------------------------
@@ -162,6 +166,7 @@ def modality_counts(usage: Usage) -> list[dict[str, Any]]:
 def usage_metadata(usage: Usage) -> dict[str, Any]:
     out: dict[str, Any] = {
         "promptTokenCount": usage.input_tokens,
+        **({"cachedContentTokenCount": usage.cached_tokens} if usage.cached_tokens else {}),
         "candidatesTokenCount": usage.output_tokens,
         "totalTokenCount": usage.total_tokens,
     }
@@ -260,6 +265,8 @@ async def count_tokens(
     model_request = await _model_request(request, calls, project, model, count=True)
     usage = await route.backend.count_tokens(model_request)
     out: dict[str, Any] = {"totalTokens": usage.input_tokens}
+    if usage.cached_tokens:
+        out["cachedContentTokenCount"] = usage.cached_tokens
     if usage.input_by_modality:
         out["promptTokensDetails"] = modality_counts(usage)
     return json_response(out)

@@ -154,3 +154,20 @@ batch_holds = Table(
     Column("hold", String(16), nullable=False),
     Column("after_lines", BigInteger, nullable=False),
 )
+
+# Cached contents (migration 0004); read and written by storage/caches.py.
+cached_contents = Table(
+    "cached_contents",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("model", String(255), nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("create_us", BigInteger, nullable=False),
+    Column("update_us", BigInteger, nullable=False),
+    Column("expire_us", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("body_json", Text, nullable=False),
+    Index("ix_cached_contents_project_created", "project", "create_us", "id"),
+    Index("ix_cached_contents_expire", "expire_us"),
+)
