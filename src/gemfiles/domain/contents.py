@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from gemfiles.domain.calls import InlineData, Message, Part, ResolvedFile
 from gemfiles.domain.files import FileService
+from gemfiles.domain.mime import AUDIO, base_type
 from gemfiles.domain.models import FileRecord, FileState
 from gemfiles.errors import FailedPrecondition, InvalidArgument
 
@@ -88,6 +89,11 @@ class ContentResolver:
         if record.facts is None and self.file_facts is not None:
             facts = await self._facts(self.file_facts(record))
             record = dataclasses.replace(record, facts=facts)
+        if record.facts and record.facts.get("probe_error") and base_type(record.mime_type) in AUDIO:
+            # Audio is ACTIVE before its probe (as on Google): bytes that do not decode fail the call.
+            raise InvalidArgument(
+                f"The File {file_id} could not be decoded as {record.mime_type}: {record.facts['probe_error']}."
+            )
         return ResolvedFile(record, self.files.blobs)
 
     async def inline(self, data: InlineData) -> InlineData:

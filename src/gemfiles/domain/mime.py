@@ -17,8 +17,10 @@ The supported types, by family (``supported_types()`` lists them; ``text/*`` is 
   PowerPoint and OpenDocument formats
 * text: every ``text/*`` type (plain, html, css, csv, markdown, x-python, x-c, ...)
 
-Only video and audio are processed (PROCESSING until their probe makes them ACTIVE or FAILED); every other
-supported file is ACTIVE at once and its facts are added in the background.
+Only video is processed (PROCESSING until its probe makes it ACTIVE or FAILED), as Google keeps videos
+PROCESSING; audio is ACTIVE at finalize, as Google returns it (a model call that uses it before the
+background probe probes it on demand). Every other supported file is ACTIVE at once and its facts are
+added in the background.
 """
 
 from __future__ import annotations
@@ -137,9 +139,8 @@ def is_supported(mime_type: str) -> bool:
 
 
 def needs_processing(mime_type: str) -> bool:
-    """Video and audio start PROCESSING; a probe of their bytes makes them ACTIVE or FAILED."""
-    base = base_type(mime_type)
-    return base in VIDEO or base in AUDIO
+    """Video starts PROCESSING; a probe of its bytes makes it ACTIVE or FAILED. Audio is ACTIVE at once."""
+    return base_type(mime_type) in VIDEO
 
 
 def supported_types() -> list[str]:
