@@ -20,6 +20,7 @@ from gemfiles.domain.calls import InlineData, Message, Part, ResolvedFile
 from gemfiles.domain.files import FileService
 from gemfiles.domain.mime import AUDIO, base_type
 from gemfiles.domain.models import FileRecord, FileState
+from gemfiles.domain.sniff import is_untyped
 from gemfiles.errors import FailedPrecondition, InvalidArgument
 
 log = logging.getLogger("gemfiles.models")
@@ -81,6 +82,9 @@ class ContentResolver:
     async def file(self, project: str, ref: FileRef) -> ResolvedFile:
         file_id = file_id_of(ref.uri)
         record = await self.files.get(project, file_id)  # foreign, missing, expired: 403 FileNotAccessible
+        if is_untyped(record.mime_type):
+            # Stored without a type its bytes could tell (domain/sniff.py): no model reads it, as on Google.
+            raise InvalidArgument(f"Unsupported MIME type: {record.mime_type}")
         if record.state != FileState.ACTIVE:
             # Google's text for PROCESSING and FAILED files alike.
             raise FailedPrecondition(

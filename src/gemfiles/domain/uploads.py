@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -24,6 +24,7 @@ from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_
 from gemfiles.domain.mime import is_supported, needs_processing
 from gemfiles.domain.models import FileRecord, FileSource, FileState, PartRef, SessionStatus, UploadSession
 from gemfiles.domain.ports import BlobStore, MetadataStore, PartUnreadable, SessionGone
+from gemfiles.domain.sniff import OCTET_STREAM, SNIFF_BYTES, is_untyped, sniff_mime
 from gemfiles.errors import (
     AlreadyExists,
     ApiError,
@@ -395,7 +396,9 @@ class UploadService:
 
     async def _finalize_now(self, session: UploadSession) -> UploadReply:
         now = self.clock.now()
-        if not is_supported(session.mime_type):
+        if is_untyped(session.mime_type):
+            session = await self._typed_by_content(session)
+        if not is_supported(session.mime_type) and not is_untyped(session.mime_type):
             # Google accepts the bytes and refuses the type at the finalizing request (WIRE.md 5.8).
             error = InvalidArgument(f"Unsupported MIME type: {session.mime_type}")
             if await self.meta.fail_session(session.token_digest, error.body()["error"], now):
@@ -440,6 +443,17 @@ class UploadService:
         except SessionGone:
             return await self._reply_for(await self._reload(session))
         return UploadReply("final", session.received, record)
+
+    async def _typed_by_content(self, session: UploadSession) -> UploadSession:
+        """An upload without a type takes the one its first bytes show (domain/sniff.py)."""
+        try:
+            key = await self.blobs.complete_upload(session.upload_key, session.blob_state, session.parts)
+            head = bytearray()
+            async for block in self.blobs.open(key, 0, min(SNIFF_BYTES, session.received)):
+                head += block
+        except OSError:
+            return session  # completing again below reports the store's failure
+        return replace(session, mime_type=sniff_mime(bytes(head)) or OCTET_STREAM)
 
     async def _retry_after_final(
         self, session: UploadSession, offset: int, body: AsyncIterator[bytes], length: int | None
