@@ -96,6 +96,42 @@ class _Watermark:
             self.index += 1
 
 
+class _Progress:
+    """Answers not saved yet and the watermark, saved together; notices when the job stops RUNNING."""
+
+    def __init__(self, runner: BatchRunner, job: BatchJob) -> None:
+        self.runner = runner
+        self.job = job
+        self.mark = _Watermark(job.done_lines, job.done_offset)
+        self.pending: list[LineResult] = []
+        self.stopped = False
+        self._lock = asyncio.Lock()
+
+    def answered(self, line: Line, result: LineResult) -> None:
+        self.pending.append(result)
+        self.mark.answered(line.index, line.end)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self.pending = self.pending, []
+            # The watermark is read with the answers it covers, before any await.
+            saved = await self.runner.store.save_batch_progress(
+                self.job.id,
+                batch,
+                self.mark.index,
+                self.mark.offset,
+                self.runner.clock.now(),
+                self.runner.limits.lease_seconds,
+            )
+            self.stopped = self.stopped or not saved
+
+    async def heartbeat(self) -> None:
+        """Saves (and renews the lease) at least every FLUSH_SECONDS, however slow the model."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await self.flush()
+
+
 class BatchRunner:
     def __init__(
         self,
@@ -184,37 +220,18 @@ class BatchRunner:
         """Answers the lines past the watermark: True when all are answered, False when held, None when
         the job stopped being RUNNING (cancelled, deleted)."""
         skip = await self.store.answered_lines(job.id, job.done_lines)
-        mark = _Watermark(job.done_lines, job.done_offset)
-        pending: list[LineResult] = []
+        progress = _Progress(self, job)
         slots = asyncio.Semaphore(self.limits.concurrency)
         tasks: set[asyncio.Task[None]] = set()
-        lock = asyncio.Lock()
-        stopped = asyncio.Event()
-
-        async def flush() -> None:
-            async with lock:
-                batch = pending[:]
-                pending.clear()
-                ok = await self.store.save_batch_progress(
-                    job.id, batch, mark.index, mark.offset, self.clock.now(), self.limits.lease_seconds
-                )
-                if not ok:
-                    stopped.set()
 
         async def answer(line: Line) -> None:
             try:
                 result = await self._line(job, line)
             finally:
                 slots.release()
-            pending.append(result)
-            mark.answered(line.index, line.end)
+            progress.answered(line, result)
 
-        async def heartbeat() -> None:
-            while True:
-                await asyncio.sleep(FLUSH_SECONDS)
-                await flush()
-
-        beat = asyncio.create_task(heartbeat())
+        beat = asyncio.create_task(progress.heartbeat())
         held = False
         try:
             blocks = self.blobs.open(job.input_key, job.done_offset)
@@ -225,10 +242,10 @@ class BatchRunner:
                 first_offset=job.done_offset,
             )
             async for line in lines:
-                if stopped.is_set():
+                if progress.stopped:
                     break
-                if line.index in skip:
-                    mark.answered(line.index, line.end)
+                if line.index in skip:  # answered before a restart, past the saved watermark
+                    progress.mark.answered(line.index, line.end)
                     continue
                 if budget is not None and line.index >= budget:
                     held = True
@@ -237,18 +254,16 @@ class BatchRunner:
                 task = asyncio.create_task(answer(line))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-                if len(pending) >= FLUSH_LINES:
-                    await flush()
+                if len(progress.pending) >= FLUSH_LINES:
+                    await progress.flush()
             await asyncio.gather(*tasks)
         finally:
             beat.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(beat, *tasks, return_exceptions=True)
-        await flush()
-        if stopped.is_set():
-            return None
-        return not held
+        await progress.flush()
+        return None if progress.stopped else not held
 
     async def _line(self, job: BatchJob, line: Line) -> LineResult:
         key, request, extra = parse_line(line, self.limits.max_line_bytes)
