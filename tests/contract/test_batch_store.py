@@ -21,8 +21,10 @@ from gemfiles.domain.clock import ManualClock
 from gemfiles.domain.files import FileService
 from gemfiles.domain.models import FileRecord, FileSource
 from gemfiles.domain.ports import BatchStore, BlobStore, MetadataStore
+from gemfiles.domain.workers import Maintenance
 from gemfiles.errors import FileNotAccessible, NotFound
 from gemfiles.storage.batches import open_batch_store
+from tests.contract.conftest import Backend
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -228,3 +230,28 @@ async def test_list_pages_newest_first(meta: MetadataStore, blobs: BlobStore) ->
     second = await service.list(project, 3, first.next_token)
     assert [j.name for j in first.jobs + second.jobs] == names[::-1]
     assert second.next_token is None
+
+
+async def test_deleting_an_inline_job_collects_its_input_bytes(
+    meta: MetadataStore, blobs: BlobStore, backend: Backend
+) -> None:
+    store, service, clock = parts(meta, blobs)
+    project = f"p-{uuid.uuid4().hex[:8]}"
+    job = await service.create_inline(project, "m", [{"request": {"contents": []}}], None)
+    await run_until_idle(BatchRunner(store, blobs, clock, EchoLines()))
+    assert backend.leftovers() != []
+    await service.delete(project, job.name)
+    await Maintenance(meta, blobs, clock).collect()
+    assert backend.leftovers() == []
+
+
+async def test_a_job_whose_input_is_gone_fails_saying_so(meta: MetadataStore, blobs: BlobStore) -> None:
+    store, service, clock = parts(meta, blobs)
+    project = f"p-{uuid.uuid4().hex[:8]}"
+    source = await put_input(meta, blobs, project, jsonl(3))
+    job = await service.create_from_file(project, "m", source.name, None)
+    await blobs.delete(source.blob_key)
+    await run_until_idle(BatchRunner(store, blobs, clock, EchoLines()))
+    failed = await service.get(project, job.name)
+    assert failed.state == BatchState.FAILED and failed.end_time is not None
+    assert failed.error is not None and source.name in failed.error["message"]
