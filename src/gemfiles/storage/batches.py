@@ -37,6 +37,16 @@ _ANY_DUE = (
     .limit(1)
 )
 _HELD_PENDING = select(batch_holds.c.project).where(batch_holds.c.hold == BatchHold.PENDING.value)
+_ANSWERED = select(batch_results.c.idx).where(
+    batch_results.c.batch_id == bindparam("id"), batch_results.c.idx >= bindparam("from_index")
+)
+_RESULTS = (
+    select(batch_results)
+    .where(batch_results.c.batch_id == bindparam("id"), batch_results.c.idx > bindparam("after"))
+    .order_by(batch_results.c.idx)
+    .limit(bindparam("limit"))
+)
+_HOLD = select(batch_holds).where(batch_holds.c.project == bindparam("project"))
 
 
 class SqlBatchStore:
@@ -147,22 +157,12 @@ class SqlBatchStore:
         return bool(inserted.rowcount)
 
     async def answered_lines(self, batch_id: str, from_index: int) -> set[int]:
-        query = select(batch_results.c.idx).where(
-            batch_results.c.batch_id == batch_id, batch_results.c.idx >= from_index
-        )
-        return {int(row["idx"]) for row in await self.meta._rows(query)}
+        rows = await self.meta._rows(_ANSWERED, {"id": batch_id, "from_index": from_index})
+        return {int(row["idx"]) for row in rows}
 
     async def batch_results(self, batch_id: str, after_index: int, limit: int) -> list[LineResult]:
-        query = (
-            select(batch_results)
-            .where(batch_results.c.batch_id == batch_id, batch_results.c.idx > after_index)
-            .order_by(batch_results.c.idx)
-            .limit(limit)
-        )
-        return [
-            LineResult(int(row["idx"]), row["key"], orjson.loads(row["body_json"]))
-            for row in await self.meta._rows(query)
-        ]
+        rows = await self.meta._rows(_RESULTS, {"id": batch_id, "after": after_index, "limit": limit})
+        return [LineResult(int(row["idx"]), row["key"], orjson.loads(row["body_json"])) for row in rows]
 
     async def finish_batch(
         self,
@@ -235,7 +235,7 @@ class SqlBatchStore:
         return job
 
     async def get_batch_hold(self, project: str) -> Hold | None:
-        rows = await self.meta._rows(select(batch_holds).where(batch_holds.c.project == project))
+        rows = await self.meta._rows(_HOLD, {"project": project})
         if not rows:
             return None
         return Hold(BatchHold(rows[0]["hold"]), int(rows[0]["after_lines"]))
