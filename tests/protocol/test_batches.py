@@ -275,3 +275,45 @@ def test_a_batch_survives_kill_9_while_lines_are_being_answered(
         assert int(mid["metadata"]["batchStats"]["successfulRequestCount"]) < count
         job = wait(client, api_key, name, succeeded, timeout=90)
         assert_every_key_once(client, api_key, job, count)
+
+
+def test_bad_lines_each_get_an_error_line_and_the_rest_are_answered(
+    server_factory: Callable[..., LiveServer], api_key: str
+) -> None:
+    server = server_factory(GEMFILES_MAX_REQUEST_BYTES="2048")
+    huge = json.dumps({"key": "huge", "request": {"contents": [{"parts": [{"text": "x" * 3000}]}]}}).encode()
+    data = b"\n".join(
+        [
+            b'{"key": "k0", "request": {"contents": [{"parts": [{"text": "t0"}]}]}}',
+            b"",
+            b"{not json",
+            b"[1, 2]",
+            b'{"key": "no-request"}',
+            huge,
+            b'{"key": 7, "request": {"contents": []}}',
+            b'{"key": "k1", "request": {"contents": [{"parts": [{"text": "t1"}]}]}}',
+        ]
+    )
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        source = upload_file(client, api_key, data, mime_type="jsonl")
+        name = create(client, api_key, {"file_name": source["name"]}).json()["name"]
+        job = wait(client, api_key, name, succeeded)
+        output = job["response"]["responsesFile"]
+        reply = client.get(
+            f"/v1beta/{output}:download", params={"alt": "media"}, headers=key_headers(api_key)
+        )
+    lines = [json.loads(line) for line in reply.text.splitlines()]
+    assert [line.get("key") for line in lines] == ["k0", None, None, "no-request", None, "7", "k1"]
+    assert [("response" in line, line.get("error", {}).get("status")) for line in lines] == [
+        (True, None),
+        (False, "INVALID_ARGUMENT"),
+        (False, "INVALID_ARGUMENT"),
+        (False, "INVALID_ARGUMENT"),
+        (False, "INVALID_ARGUMENT"),
+        (False, "INVALID_ARGUMENT"),  # no contents: generateContent's own 400
+        (True, None),
+    ]
+    assert lines[1]["error"]["message"].startswith("Invalid JSON in input line 2")
+    assert lines[4]["error"]["message"] == "The request line exceeds 2048 bytes."
+    stats = job["metadata"]["batchStats"]
+    assert stats == {"requestCount": "7", "successfulRequestCount": "2", "failedRequestCount": "5"}

@@ -142,7 +142,7 @@ async def batch_item(request: Request) -> Response:
         await batches.cancel(project, name)
         return json_response({})
     if verb or request.method == "POST":
-        raise NotFound(f"Method :{verb} is not found on batches/{name}.")
+        raise NotFound(f"Method {request.method} :{verb or '(none)'} is not found on batches/{name}.")
     if request.method == "DELETE":
         await batches.delete(project, name)
         return json_response({})
