@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from gemfiles.domain.batch_runner import BatchRunner, RunnerLimits
-from gemfiles.domain.batches import BatchHold, BatchJob, BatchService, BatchState, Hold
+from gemfiles.domain.batch_service import BatchService
+from gemfiles.domain.batches import BatchHold, BatchJob, BatchState, Hold
 from gemfiles.domain.clock import ManualClock
 from gemfiles.domain.files import FileService
 from gemfiles.domain.models import FileRecord, FileSource

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gemfiles.domain.caches import CacheService
+from gemfiles.domain.cache_service import CacheService
 from gemfiles.domain.clock import ManualClock
 from gemfiles.domain.ports import MetadataStore
 from gemfiles.errors import InvalidArgument, PermissionDenied

@@ -231,11 +231,9 @@ class ModelBackend(Protocol):
 
 
 # Batch jobs (domain/batches.py) ------------------------------------------------------------------------
-from typing import TYPE_CHECKING  # noqa: E402  (kept with the ports below: appended, not interleaved)
-
-if TYPE_CHECKING:
-    from gemfiles.domain.batches import BatchJob, BatchState, Hold, LineResult
-    from gemfiles.domain.caches import CachedContent
+# Imported here, with the ports below, to keep this addition in one place.
+from gemfiles.domain.batches import BatchJob, BatchState, Hold, LineResult  # noqa: E402
+from gemfiles.domain.caches import CachedContent  # noqa: E402
 
 
 @runtime_checkable

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gemfiles.domain.batch_runner import BatchRunner, RunnerLimits
-from gemfiles.domain.batches import BatchHold, BatchJob, BatchService, BatchState, Hold
+from gemfiles.domain.batch_service import BatchService
+from gemfiles.domain.batches import BatchHold, BatchJob, BatchState, Hold
 from gemfiles.errors import InvalidArgument, NotFound
 from gemfiles.protocol.batch_lines import ModelLineRunner
 from gemfiles.protocol.contents import get, read_json

@@ -18,7 +18,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gemfiles.domain.caches import CachedContent, CacheService, model_name
+from gemfiles.domain.cache_service import CacheService
+from gemfiles.domain.caches import CachedContent, model_name
 from gemfiles.domain.calls import Message, ModelRequest
 from gemfiles.domain.tokens import count_messages
 from gemfiles.errors import InvalidArgument, NotFound
