@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 
 from gemfiles.backends.registry import BackendCatalog
+from gemfiles.domain.batch_runner import BatchRunner, RunnerLimits
+from gemfiles.domain.batch_service import BatchService
+from gemfiles.domain.cache_service import CacheReader, CacheService
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
@@ -21,10 +24,15 @@ from gemfiles.domain.routing import ModelRouter
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance, Runner
 from gemfiles.media.isolated import IsolatedProber
+from gemfiles.media.sniff import MagicSniffer
+from gemfiles.protocol.batch_lines import ModelLineRunner
 from gemfiles.protocol.http import Authenticator
+from gemfiles.protocol.models import read_document
 from gemfiles.protocol.routes import exception_handlers, google_routes, internal_routes
 from gemfiles.protocol.services import Services
 from gemfiles.settings import Settings
+from gemfiles.storage.batches import open_batch_store
+from gemfiles.storage.caches import open_cache_store
 from gemfiles.storage.interactions import open_interaction_store
 from gemfiles.storage.registry import open_blob_store, open_metadata_store
 
@@ -50,7 +58,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib
     )
     files = FileService(meta, blobs, clock)
-    generation = model_calls(settings, files, prober)
+    cache_store = open_cache_store(meta)
+    caches = CacheService(cache_store, clock) if cache_store is not None else None
+    generation = model_calls(settings, files, prober, caches)
+    batch_store = open_batch_store(meta)
     interactions = InteractionService(
         generation,
         open_interaction_store(meta),
@@ -65,27 +76,38 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         blobs=blobs,
         auth=Authenticator(settings, meta),
         files=files,
-        uploads=UploadService(meta, blobs, clock, limits),
+        uploads=UploadService(meta, blobs, clock, limits, sniffer=MagicSniffer()),
         maintenance=Maintenance(meta, blobs, clock, prober),
         generation=generation,
         interactions=interactions,
         prober=prober,
+        batches=BatchService(batch_store, files, blobs, clock) if batch_store is not None else None,
+        caches=caches,
     )
 
 
-def model_calls(settings: Settings, files: FileService, prober: Prober) -> GenerationService:
-    """The model layer: the routing table's backends (a bad table fails here, at start-up) and the resolver.
+def model_calls(
+    settings: Settings, files: FileService, prober: Prober, caches: CacheService | None = None
+) -> GenerationService:
+    """The model layer: the routing table's backends (a bad table fails here, at start-up), the resolver
+    and the cached contents (on a SQL metadata store) whose contents a call may start with.
 
     Files used before the probe worker got to them (an image is ACTIVE, and usable, at once) and inline
     data get their media facts on demand, each probed in a child process; stored facts are never recomputed.
+    A cache's document is read by the protocol's parser of generateContent contents.
     """
     router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
     resolver = ContentResolver(files, prober)
-    return GenerationService(router, resolver)
+    reader = None
+    if caches is not None:
+        reader = CacheReader(caches, resolver, lambda document: read_document(document, settings))
+    return GenerationService(router, resolver, reader)
 
 
 def build_runner(services: Services) -> Runner:
-    """The background work of one process: the expiry sweeps and the media probe workers."""
+    """The background work of one process: the expiry sweeps, the media probe workers, the batch runners
+    (each answers a job's lines through the generation service, as ``:generateContent`` would) and the
+    sweep of expired cached contents."""
     runner = Runner()
     settings = services.settings
     interval = settings.sweep_interval.total_seconds()
@@ -97,6 +119,19 @@ def build_runner(services: Services) -> Runner:
         idle=PROBE_IDLE_SECONDS,
         count=settings.probe_concurrency,
     )
+    if services.caches is not None:
+        runner.every(interval, services.caches.sweep, "cached content sweep")
+    if services.batches is not None:
+        limits = RunnerLimits(
+            concurrency=settings.batch_concurrency,
+            max_line_bytes=settings.max_request_bytes,
+            file_ttl=settings.file_ttl,
+        )
+        lines = ModelLineRunner(services.generation, settings)
+        batches = BatchRunner(services.batches.store, services.blobs, services.clock, lines, limits)
+        runner.worker(
+            batches.run_once, "batch runner", idle=limits.poll_seconds, count=settings.batch_runners
+        )
     return runner
 
 
