@@ -1,6 +1,7 @@
 """`make bench`: starts gemfiles on its embedded default and prints the figures the README quotes.
 
-    python -m bench [--upload-mib 1024] [--rss-mib 2048] [--gets 1000] [--no-scale-out]
+    python -m bench [--upload-mib 1024] [--rss-mib 2048] [--gets 1000] [--batch-lines 1000 10000]
+                    [--no-scale-out]
 
 The scale-out rows (bench/scaleout.py) start their own PostgreSQL, SeaweedFS and two replicas.
 """
@@ -12,6 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from bench.batches import bench_batches
 from bench.files_api import MIB, bench_gets, bench_upload, rss_mib
 from bench.models import bench_model_ttfb
 from bench.scaleout import bench_scale_out
@@ -28,6 +30,13 @@ def main() -> None:
     parser.add_argument("--gets", type=int, default=1000, help="files.get calls per concurrency level")
     parser.add_argument(
         "--video-mib", type=int, default=1024, help="size of the video for the model TTFB (0: skip)"
+    )
+    parser.add_argument(
+        "--batch-lines",
+        type=int,
+        nargs="*",
+        default=[1000, 10000],
+        help="JSONL batches through inspect: lines/s and server peak RSS per size (none: skip)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument(
@@ -78,6 +87,8 @@ def main() -> None:
                 )
             if args.video_mib:
                 rows.extend(bench_model_ttfb(server.url, "bench-models", work, args.video_mib * MIB))
+            if args.batch_lines:
+                rows.extend(bench_batches(server.url, pid, "bench-batches", args.batch_lines))
         if args.scale_out:
             try:
                 rows.extend(bench_scale_out(work / "scale-out", args.upload_mib))

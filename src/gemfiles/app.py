@@ -13,6 +13,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gemfiles.backends.registry import BackendCatalog
+from gemfiles.domain.batch_runner import BatchRunner, RunnerLimits
+from gemfiles.domain.batch_service import BatchService
+from gemfiles.domain.cache_service import CacheReader, CacheService
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
@@ -27,11 +30,16 @@ from gemfiles.domain.workers import Maintenance, Runner
 from gemfiles.logs import configure as configure_logs
 from gemfiles.logs import request_writer
 from gemfiles.media.isolated import IsolatedProber
+from gemfiles.media.sniff import MagicSniffer
+from gemfiles.protocol.batch_lines import ModelLineRunner
 from gemfiles.protocol.http import Authenticator
+from gemfiles.protocol.models import read_document
 from gemfiles.protocol.observe import RequestObserver
 from gemfiles.protocol.routes import exception_handlers, google_routes, internal_routes
 from gemfiles.protocol.services import Services
 from gemfiles.settings import Settings
+from gemfiles.storage.batches import open_batch_store
+from gemfiles.storage.caches import open_cache_store
 from gemfiles.storage.interactions import open_interaction_store
 from gemfiles.storage.registry import open_blob_store, open_metadata_store
 from gemfiles.telemetry.prometheus import PrometheusTelemetry, prometheus_telemetry
@@ -65,7 +73,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cache_seconds=settings.metrics_cache_seconds,
     )
     files = FileService(meta, blobs, clock)
-    generation = model_calls(settings, files, prober, telemetry)
+    cache_store = open_cache_store(meta)
+    caches = CacheService(cache_store, clock) if cache_store is not None else None
+    generation = model_calls(settings, files, prober, caches, telemetry)
+    batch_store = open_batch_store(meta)
     interactions = InteractionService(
         generation,
         open_interaction_store(meta),
@@ -80,31 +91,44 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         blobs=blobs,
         auth=Authenticator(settings, meta),
         files=files,
-        uploads=UploadService(meta, blobs, clock, limits, telemetry=telemetry),
+        uploads=UploadService(meta, blobs, clock, limits, telemetry=telemetry, sniffer=MagicSniffer()),
         maintenance=Maintenance(meta, blobs, clock, prober, telemetry),
         generation=generation,
         interactions=interactions,
         prober=prober,
         admin=ProjectAdmin(meta, clock, settings.project_quota_bytes),
         telemetry=telemetry,
+        batches=BatchService(batch_store, files, blobs, clock) if batch_store is not None else None,
+        caches=caches,
     )
 
 
 def model_calls(
-    settings: Settings, files: FileService, prober: Prober, telemetry: Telemetry | None = None
+    settings: Settings,
+    files: FileService,
+    prober: Prober,
+    caches: CacheService | None = None,
+    telemetry: Telemetry | None = None,
 ) -> GenerationService:
-    """The model layer: the routing table's backends (a bad table fails here, at start-up) and the resolver.
+    """The model layer: the routing table's backends (a bad table fails here, at start-up), the resolver
+    and the cached contents (on a SQL metadata store) whose contents a call may start with.
 
     Files used before the probe worker got to them (an image is ACTIVE, and usable, at once) and inline
     data get their media facts on demand, each probed in a child process; stored facts are never recomputed.
+    A cache's document is read by the protocol's parser of generateContent contents.
     """
     router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
     resolver = ContentResolver(files, prober)
-    return GenerationService(router, resolver, telemetry)
+    reader = None
+    if caches is not None:
+        reader = CacheReader(caches, resolver, lambda document: read_document(document, settings))
+    return GenerationService(router, resolver, reader, telemetry)
 
 
 def build_runner(services: Services) -> Runner:
-    """The background work of one process: the expiry sweeps and the media probe workers."""
+    """The background work of one process: the expiry sweeps, the media probe workers, the batch runners
+    (each answers a job's lines through the generation service, as ``:generateContent`` would) and the
+    sweep of expired cached contents."""
     runner = Runner()
     settings = services.settings
     interval = settings.sweep_interval.total_seconds()
@@ -116,6 +140,19 @@ def build_runner(services: Services) -> Runner:
         idle=PROBE_IDLE_SECONDS,
         count=settings.probe_concurrency,
     )
+    if services.caches is not None:
+        runner.every(interval, services.caches.sweep, "cached content sweep")
+    if services.batches is not None:
+        limits = RunnerLimits(
+            concurrency=settings.batch_concurrency,
+            max_line_bytes=settings.max_request_bytes,
+            file_ttl=settings.file_ttl,
+        )
+        lines = ModelLineRunner(services.generation, settings)
+        batches = BatchRunner(services.batches.store, services.blobs, services.clock, lines, limits)
+        runner.worker(
+            batches.run_once, "batch runner", idle=limits.poll_seconds, count=settings.batch_runners
+        )
     return runner
 
 

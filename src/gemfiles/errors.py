@@ -18,7 +18,7 @@
 
 Anything else that escapes a handler becomes 500 INTERNAL with a generic message and is logged.
 
-Stores never raise these: they raise the domain's storage errors (``domain/ports.py``: NameTaken,
+Stores never raise these: they raise the domain's storage errors (``domain/ports/``: NameTaken,
 QuotaRefused, SessionGone, ...), which the domain translates (``domain/refusals.py``). On the upload URL
 the domain wraps an ApiError in ``domain.upload_machine.UploadError`` with the upload status to report.
 """

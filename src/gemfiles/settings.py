@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     max_inline_pdf_bytes: int = Field(50 * 1024**2, ge=0)
     # Stored interactions (GET /interactions/{id}, previous_interaction_id) are kept this long.
     interaction_ttl: Duration = timedelta(days=55)
+    # Batch jobs (the Batch API): request lines answered at once per job, and jobs run at once per process.
+    batch_concurrency: int = Field(8, ge=1, le=256)
+    batch_runners: int = Field(2, ge=1, le=16)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -29,7 +29,7 @@ from gemfiles.domain.calls import ModelRequest, OutputEvent, TextDelta, Usage
 from gemfiles.domain.routing import ModelRouter
 from gemfiles.errors import DeadlineExceeded, Unavailable
 from gemfiles.settings import Settings
-from tests.conformance.model_samples import wav
+from tests.conformance.model_samples import mp4
 from tests.support import LiveServer
 
 MODEL = "gemini-2.5-flash"
@@ -176,15 +176,16 @@ def test_expired_file_is_permission_denied(server_factory: Callable[..., LiveSer
 
 
 def test_processing_file_is_failed_precondition(server_factory: Callable[..., LiveServer]) -> None:
-    # Without the background workers nothing probes the audio, so it stays PROCESSING.
+    # Without the background workers nothing probes the video, so it stays PROCESSING (audio is ACTIVE at
+    # finalize, as on Google: test_audio_is_usable_at_once_and_undecodable_audio_is_a_400).
     server = server_factory(GEMFILES_RUN_WORKERS="false")
     key = new_key()
-    file = upload(server, key, wav(0.2), "audio/wav")
+    file = upload(server, key, mp4(), "video/mp4")
     assert file["state"] is not None and file["state"].name == "PROCESSING"
     with httpx.Client(base_url=server.url, timeout=60) as http:
-        for reply in model_calls(http, key, file_body(file["uri"], "audio/wav")):
+        for reply in model_calls(http, key, file_body(file["uri"], "video/mp4")):
             assert_error(reply, 400, "FAILED_PRECONDITION", not_active(file["name"]))
-        body = interaction_body(file["uri"], "audio", "audio/wav")
+        body = interaction_body(file["uri"], "video", "video/mp4")
         reply = http.post("/v1beta/interactions", json=body, headers={"x-goog-api-key": key})
         assert_error(reply, 400, "FAILED_PRECONDITION", not_active(file["name"]))
     with sdk(server, key) as client, pytest.raises(compat_errors.BadRequestError):

@@ -89,6 +89,8 @@ class ModelRequest:
     messages: list[Message]
     system_instruction: str | None = None
     generation_config: dict[str, Any] = field(default_factory=dict)
+    # Input tokens of the cached contents the messages start with (context caching), for usageMetadata.
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class Usage:
     input_tokens: int
     output_tokens: int
     input_by_modality: tuple[ModalityCount, ...] = ()
+    cached_tokens: int = 0  # of input_tokens, those of cached contents (cachedContentTokenCount)
 
     @property
     def total_tokens(self) -> int:

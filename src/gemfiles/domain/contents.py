@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from gemfiles.domain.calls import Draft, FileRef, InlineData, Message, Part, ResolvedFile
 from gemfiles.domain.files import FileService
+from gemfiles.domain.mime import file_kind, is_untyped
 from gemfiles.domain.models import FileState
 from gemfiles.domain.ports import Prober
 from gemfiles.errors import FailedPrecondition, InvalidArgument
@@ -56,6 +57,9 @@ class ContentResolver:
     async def file(self, project: str, ref: FileRef) -> ResolvedFile:
         file_id = file_id_of(ref.uri)
         record = await self.files.get(project, file_id)  # foreign, missing, expired: 403 FileNotAccessible
+        if is_untyped(record.mime_type):
+            # Stored without a type its bytes could tell (mime.is_untyped): no model reads it, as on Google.
+            raise InvalidArgument(f"Unsupported MIME type: {record.mime_type}")
         if record.state != FileState.ACTIVE:
             # Google's text for PROCESSING and FAILED files alike.
             raise FailedPrecondition(
@@ -64,6 +68,11 @@ class ContentResolver:
         if record.facts is None and self.prober is not None:
             facts = await self._facts(self.prober.facts(record))
             record = dataclasses.replace(record, facts=facts)
+        if record.facts and record.facts.get("probe_error") and file_kind(record.mime_type) == "audio":
+            # Audio is ACTIVE before its probe (as on Google): bytes that do not decode fail the call.
+            raise InvalidArgument(
+                f"The File {file_id} could not be decoded as {record.mime_type}: {record.facts['probe_error']}."
+            )
         return ResolvedFile(record, self.files.blobs)
 
     async def inline(self, data: InlineData) -> InlineData:

@@ -11,14 +11,14 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.hashing import ResumableSha256
-from gemfiles.domain.mime import is_supported, needs_processing
+from gemfiles.domain.mime import OCTET_STREAM, is_supported, is_untyped, needs_processing
 from gemfiles.domain.models import FileRecord, FileSource, FileState, SessionStatus, UploadSession
-from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, SessionGone
+from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, SessionGone, TypeSniffer
 from gemfiles.domain.refusals import name_taken
 from gemfiles.domain.streams import same_bytes
 from gemfiles.domain.upload_machine import (
@@ -40,6 +40,8 @@ log = logging.getLogger("gemfiles.uploads")
 # A chunk that finds its upload's parts joined waits this long for the finalizing request to record the file.
 JOINED_WAITS = 10
 JOINED_WAIT_SECONDS = 0.2
+# An upload without a type is typed from this many of its first bytes (magic numbers sit at the start).
+SNIFF_BYTES = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,10 @@ class FinalizeCoordinator:
         file_ttl: timedelta,
         *,
         resumable_hash: bool,
+        sniffer: TypeSniffer | None = None,
     ) -> None:
         self.meta = meta
+        self.sniffer = sniffer
         self.blobs = blobs
         self.clock = clock
         self.file_ttl = file_ttl
@@ -92,7 +96,9 @@ class FinalizeCoordinator:
 
     async def _finalize_now(self, session: UploadSession) -> UploadReply:
         now = self.clock.now()
-        if not is_supported(session.mime_type):
+        if is_untyped(session.mime_type):
+            session = await self._typed_by_content(session)
+        if not is_supported(session.mime_type) and not is_untyped(session.mime_type):
             # Google accepts the bytes and refuses the type at the finalizing request (WIRE.md 5.8).
             error = InvalidArgument(f"Unsupported MIME type: {session.mime_type}")
             if await self.meta.fail_session(session.token_digest, error.body()["error"], now):
@@ -114,6 +120,23 @@ class FinalizeCoordinator:
         except SessionGone:
             return await self.reply_for(await self.reload(session))
         return UploadReply("final", session.received, record)
+
+    async def _typed_by_content(self, session: UploadSession) -> UploadSession:
+        """An upload without a type takes the supported one its first bytes show (the ``TypeSniffer``), else
+        ``application/octet-stream``: it is stored either way, as Google stores such uploads."""
+        mime_type = None
+        if self.sniffer is not None and session.received:
+            try:
+                key = await self.blobs.complete_upload(session.upload_key, session.blob_state, session.parts)
+                head = bytearray()
+                async for block in self.blobs.open(key, 0, min(SNIFF_BYTES, session.received)):
+                    head += block
+            except OSError:
+                return session  # completing again below reports the store's failure
+            mime_type = self.sniffer.mime_type(bytes(head))
+        if mime_type is None or not is_supported(mime_type):
+            mime_type = OCTET_STREAM
+        return replace(session, mime_type=mime_type)
 
     def _record(self, session: UploadSession, blob_key: str, sha256_hex: str) -> FileRecord:
         now = self.clock.now()

@@ -3,7 +3,9 @@ table names, with every file the call refers to resolved first (the caller's, un
 
 The protocol layer parses wire JSON into a ``Call`` and renders what comes back: an ``Answer`` (unary), the
 backend's ``OutputEvent`` stream (streamed), or a ``Usage`` (countTokens). Interactions build on this
-service (``domain.conversations``); so can anything else that calls a model (batch jobs, say).
+service (``domain.conversations``); so do batch jobs (``domain.batch_runner``, through the protocol's line
+reader). A call that names a cached content (``cachedContent``) starts with the cache's contents and system
+instruction (``domain.cache_service``), and its usage counts their tokens as cached.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from gemfiles.domain.cache_service import CachedPrefix, CacheReader
 from gemfiles.domain.calls import Draft, Finished, ModelRequest, OutputEvent, TextDelta, Usage
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.ports import NoTelemetry, Telemetry
@@ -29,6 +32,7 @@ class Call:
     drafts: list[Draft]
     system_instruction: str | None = None
     generation_config: dict[str, Any] = field(default_factory=dict)
+    cached_content: str | None = None  # "cachedContents/{id}": its contents go before the drafts
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +45,15 @@ class Answer:
 
 class GenerationService:
     def __init__(
-        self, router: ModelRouter, resolver: ContentResolver, telemetry: Telemetry | None = None
+        self,
+        router: ModelRouter,
+        resolver: ContentResolver,
+        caches: CacheReader | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.router = router
         self.resolver = resolver
+        self.caches = caches
         self.telemetry = telemetry or NoTelemetry()
 
     def route(self, model: str) -> Route | None:
@@ -57,8 +66,23 @@ class GenerationService:
 
     async def request(self, project: str, call: Call) -> ModelRequest:
         """The call with its files resolved, as a backend takes it."""
+        if call.cached_content is None:
+            messages = await self.resolver.resolve(project, call.drafts)
+            return ModelRequest(call.model, messages, call.system_instruction, call.generation_config)
+        # The cache's contents first (their files resolved now), then the call's own.
+        prefix = await self._cache_reader().prefix(project, call.cached_content, call.model)
         messages = await self.resolver.resolve(project, call.drafts)
-        return ModelRequest(call.model, messages, call.system_instruction, call.generation_config)
+        return ModelRequest(
+            call.model,
+            prefix.messages + messages,
+            prefix.system_instruction,
+            call.generation_config,
+            cached_tokens=prefix.tokens,
+        )
+
+    async def cached_contents(self, project: str, document: dict[str, Any]) -> CachedPrefix:
+        """A new cache's contents resolved (its files the caller's, unexpired, ACTIVE) and counted."""
+        return await self._cache_reader().resolve(project, document)
 
     async def generate(self, project: str, call: Call) -> Answer:
         route = self._route(call.model)
@@ -105,6 +129,11 @@ class GenerationService:
 
     async def close(self) -> None:
         await self.router.close()
+
+    def _cache_reader(self) -> CacheReader:
+        if self.caches is None:
+            raise NotFound("Cached contents need a SQL metadata store.")
+        return self.caches
 
     def _route(self, model: str) -> Route:
         route = self.router.route(model)

@@ -17,12 +17,14 @@ The supported types, by family (``supported_types()`` lists them; ``text/*`` is 
   PowerPoint and OpenDocument formats
 * text: every ``text/*`` type (plain, html, css, csv, markdown, x-python, x-c, ...)
 
-Only video and audio are processed (PROCESSING until their probe makes them ACTIVE or FAILED); every other
-supported file is ACTIVE at once and its facts are added in the background.
+Only video is processed (PROCESSING until its probe makes it ACTIVE or FAILED), as Google keeps videos
+PROCESSING; audio is ACTIVE at finalize, as Google returns it (a model call that uses it before the
+background probe probes it on demand). Every other supported file is ACTIVE at once and its facts are
+added in the background.
 
 This module is the one home of MIME knowledge: the upload allow-list, the one file-kind classifier
 (``file_kind``: which probe, converter and token rate a file gets), the text-like types and the headerless
-PCM table.
+PCM table, and what counts as an upload without a type (``is_untyped``).
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ TEXTUAL = {
     "application/x-python",
     "application/x-sh",
     "application/x-yaml",
+    # JSON Lines, as the Batch API page uploads its input: the SDKs' bare "jsonl", and what
+    # `file -b --mime-type` says for such a file.
+    "jsonl",
+    "application/jsonl",
+    "application/x-ndjson",
 }
 DOCUMENT = {
     "application/pdf",
@@ -188,9 +195,8 @@ def is_supported(mime_type: str) -> bool:
 
 
 def needs_processing(mime_type: str) -> bool:
-    """Video and audio start PROCESSING; a probe of their bytes makes them ACTIVE or FAILED."""
-    base = base_type(mime_type)
-    return base in VIDEO or base in AUDIO
+    """Video starts PROCESSING; a probe of its bytes makes it ACTIVE or FAILED. Audio is ACTIVE at once."""
+    return base_type(mime_type) in VIDEO
 
 
 def supported_types() -> list[str]:
@@ -198,32 +204,11 @@ def supported_types() -> list[str]:
     return [*sorted(SUPPORTED), "text/*"]
 
 
-# Signatures of the common types, for files whose name says nothing (seeding): (offset, magic, type).
-_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"%PDF-", "application/pdf"),
-    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
-    (0, b"\xff\xd8\xff", "image/jpeg"),
-    (0, b"GIF8", "image/gif"),
-    (8, b"WEBP", "image/webp"),
-    (8, b"WAVE", "audio/wav"),
-    (0, b"ID3", "audio/mp3"),
-    (0, b"fLaC", "audio/flac"),
-    (0, b"OggS", "audio/ogg"),
-    (4, b"ftyp", "video/mp4"),
-    (0, b"\x1aE\xdf\xa3", "video/webm"),
-)
+OCTET_STREAM = "application/octet-stream"
 
 
-def sniff(head: bytes) -> str | None:
-    """The MIME type the first bytes of a file show (a few common signatures; UTF-8 text), or None."""
-    for offset, magic, mime_type in _SIGNATURES:
-        if head[offset : offset + len(magic)] == magic:
-            return mime_type
-    if not head:
-        return "text/plain"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 3:  # not just a character cut at the end of the sample
-            return None
-    return "text/plain" if b"\x00" not in head else None
+def is_untyped(mime_type: str) -> bool:
+    """An upload that named no type (the Go SDK's ``Files.Upload(ctx, r, nil)``) or only the generic one: its
+    bytes are asked for a type at finalize (the ``TypeSniffer`` port), else it is stored as
+    ``application/octet-stream``, which no model call reads (``400 Unsupported MIME type``, as on Google)."""
+    return base_type(mime_type) in ("", OCTET_STREAM)

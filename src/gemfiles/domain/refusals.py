@@ -1,4 +1,4 @@
-"""The stores' refusals (domain/ports.py) as the API errors a client is told (errors.py)."""
+"""The stores' refusals (domain/ports/) as the API errors a client is told (errors.py)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gemfiles.domain.clock import Clock, to_micros
-from gemfiles.domain.mime import sniff
 from gemfiles.domain.models import FileRecord
 from gemfiles.domain.ports import MetadataStore
 from gemfiles.domain.upload_machine import UploadError
@@ -50,11 +49,9 @@ def seed_files(directory: Path) -> list[tuple[str, Path]]:
 
 
 def mime_type_of(path: Path) -> str:
+    """From the extension; else none, and the upload's bytes decide at finalize (the ``TypeSniffer``)."""
     guessed, _ = mimetypes.guess_type(path.name, strict=False)
-    if guessed:
-        return guessed
-    with path.open("rb") as handle:
-        return sniff(handle.read(4096)) or "application/octet-stream"
+    return guessed or ""
 
 
 def sha256_of(path: Path) -> str:

@@ -105,8 +105,9 @@ def count_messages(messages: Iterable[Message], system_instruction: str | None =
 
 def count_request(request: ModelRequest) -> Usage:
     """What countTokens answers and what a generation's usage reports as input."""
-    return count_messages(request.messages, request.system_instruction)
+    usage = count_messages(request.messages, request.system_instruction)
+    return Usage(usage.input_tokens, 0, usage.input_by_modality, request.cached_tokens)
 
 
 def with_output(usage: Usage, output_text: str) -> Usage:
-    return Usage(usage.input_tokens, text_tokens(output_text), usage.input_by_modality)
+    return Usage(usage.input_tokens, text_tokens(output_text), usage.input_by_modality, usage.cached_tokens)

@@ -18,7 +18,7 @@ from gemfiles.domain.finalize import FinalizeCoordinator, Overtaken
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_file_name, token_digest
 from gemfiles.domain.models import PartRef, SessionStatus, UploadSession
-from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, QuotaRefused, Telemetry
+from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, QuotaRefused, Telemetry, TypeSniffer
 from gemfiles.domain.refusals import name_taken, quota_exceeded
 from gemfiles.domain.upload_machine import (
     Answer,
@@ -67,6 +67,7 @@ class UploadService:
         new_token: IdFactory = new_upload_token,
         resumable_hash: bool | None = None,
         telemetry: Telemetry | None = None,
+        sniffer: TypeSniffer | None = None,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -77,7 +78,7 @@ class UploadService:
         if resumable_hash is None:
             resumable_hash = ResumableSha256.available()
         self.finalizer = FinalizeCoordinator(
-            meta, blobs, clock, limits.file_ttl, resumable_hash=resumable_hash
+            meta, blobs, clock, limits.file_ttl, resumable_hash=resumable_hash, sniffer=sniffer
         )
         self.chunks = ChunkPipeline(
             meta,

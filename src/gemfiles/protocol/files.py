@@ -102,4 +102,6 @@ async def _download(request: Request, services: Services, project: str, file_id:
 
 
 async def register_files(request: Request) -> Response:
+    services: Services = request.app.state.services
+    await services.auth.project(request)  # an anonymous call is refused first, as on Google
     raise Unimplemented("files:register (Cloud Storage registration) is not supported by this server.")

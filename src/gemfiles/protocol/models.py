@@ -1,4 +1,5 @@
-"""``/{v}/models``: list and get, ``:generateContent``, ``:streamGenerateContent`` and ``:countTokens``.
+"""``/{v}/models``: list and get, ``:generateContent``, ``:streamGenerateContent``, ``:countTokens`` and
+``:batchGenerateContent`` (``protocol/batches.py``).
 
 The handlers parse the wire request into a ``Call`` and render what the generation service
 (``domain.generation``) answers.
@@ -15,15 +16,22 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gemfiles.domain.calls import Finished, OutputEvent, TextDelta, Usage
+from gemfiles.domain.calls import Draft, Finished, OutputEvent, TextDelta, Usage
 from gemfiles.domain.generation import Call
 from gemfiles.errors import ApiError, InvalidArgument, NotFound
+from gemfiles.protocol import batches
 from gemfiles.protocol.contents import content_text, generate_drafts, get, read_json, snake_keys
 from gemfiles.protocol.http import internal_error, json_response
 from gemfiles.protocol.services import Services, model_route, services_of
 from gemfiles.protocol.sse import sse_data, sse_response
+from gemfiles.settings import Settings
 
 log = logging.getLogger("gemfiles.models")
+
+_SYSTEM_WITH_CACHE = (
+    "CachedContent can not be used with GenerateContent request setting system_instruction, tools or "
+    "tool_config.\n\nProposed fix: move those values to CachedContent from GenerateContent request."
+)
 
 INPUT_TOKEN_LIMIT = 1_048_576
 OUTPUT_TOKEN_LIMIT = 65_536
@@ -100,6 +108,7 @@ async def _model_call(request: Request, path_name: str) -> Response:
         "generateContent": generate_content,
         "streamGenerateContent": stream_generate_content,
         "countTokens": count_tokens,
+        "batchGenerateContent": batches.create_batch,
     }
     if method not in handlers:
         raise NotFound(
@@ -115,12 +124,32 @@ async def _call(request: Request, services: Services, model: str, *, count: bool
         body = get(body, "generate_content_request")  # countTokens' other request shape
         if not isinstance(body, dict):
             raise InvalidArgument("Invalid value at 'generate_content_request': expected an object.")
+    return call_of(body, services.settings, model)
+
+
+def call_of(body: dict[str, Any], settings: Settings, model: str) -> Call:
+    """A GenerateContentRequest (wire JSON) as a domain ``Call``: what generateContent, its stream,
+    countTokens and each line of a batch job send."""
+    cached = get(body, "cached_content")
+    if cached is not None:
+        if not isinstance(cached, str):
+            raise InvalidArgument("Invalid value at 'cached_content': expected a string.")
+        if any(get(body, key) is not None for key in ("system_instruction", "tools", "tool_config")):
+            raise InvalidArgument(_SYSTEM_WITH_CACHE)
     return Call(
         model=model,
-        drafts=generate_drafts(body, services.settings),
+        drafts=generate_drafts(body, settings),
         system_instruction=content_text(get(body, "system_instruction"), "system_instruction"),
         generation_config=snake_keys(get(body, "generation_config"), "generation_config"),
+        cached_content=cached,
     )
+
+
+def read_document(document: dict[str, Any], settings: Settings) -> tuple[list[Draft], str | None]:
+    """A cached content's document (its contents and system instruction, wire JSON) as drafts: the
+    ``DocumentReader`` the composition root hands the cache service."""
+    drafts = generate_drafts(document, settings) if document.get("contents") else []
+    return drafts, content_text(document.get("system_instruction"), "system_instruction")
 
 
 # generateContent ----------------------------------------------------------------------
@@ -133,6 +162,7 @@ def modality_counts(usage: Usage) -> list[dict[str, Any]]:
 def usage_metadata(usage: Usage) -> dict[str, Any]:
     out: dict[str, Any] = {
         "promptTokenCount": usage.input_tokens,
+        **({"cachedContentTokenCount": usage.cached_tokens} if usage.cached_tokens else {}),
         "candidatesTokenCount": usage.output_tokens,
         "totalTokenCount": usage.total_tokens,
     }
@@ -191,6 +221,8 @@ async def _chunks(events: AsyncIterator[OutputEvent], model: str, response_id: s
 async def count_tokens(request: Request, services: Services, project: str, model: str) -> Response:
     usage = await services.generation.count_tokens(project, await _call(request, services, model, count=True))
     out: dict[str, Any] = {"totalTokens": usage.input_tokens}
+    if usage.cached_tokens:
+        out["cachedContentTokenCount"] = usage.cached_tokens
     if usage.input_by_modality:
         out["promptTokensDetails"] = modality_counts(usage)
     return json_response(out)

@@ -14,11 +14,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import admin, files, interactions, internal, models, uploads
+from gemfiles.protocol import admin, batches, caches, files, interactions, internal, models, uploads
 from gemfiles.protocol.http import error_response, json_response, render_exception
 
-# The Python SDK uses v1, the JS SDK v1beta (and a hard-coded upload/v1beta); an empty api_version in
-# Python drops the segment entirely (WIRE.md 1). All route to the same handlers.
+# The Python SDK uses v1; the JS SDK (3.x) defaults to v1 too and builds upload/{version}/files from it; the
+# Go SDK hard-codes upload/v1beta/files; an empty api_version in Python drops the segment entirely (WIRE.md 1).
+# All route to the same handlers.
 VERSIONS = ("v1", "v1beta", "v1alpha")
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -63,9 +64,13 @@ def google_routes() -> list[BaseRoute]:
         ("/files/{name}", files.file_item, ["GET", "DELETE"]),
         *models.routes(),
         *interactions.routes(),
+        *batches.routes(),
+        *caches.routes(),
     ]
     upload = Route("/upload/{version:api_version}files", api(uploads.upload_endpoint), methods=["POST"])
-    return [upload, *versioned(table)]
+    # The Batch API page's curl sample downloads its results from /download/v1beta/files/{id}:download.
+    download = Route("/download/{version:api_version}files/{name}", api(files.file_item), methods=["GET"])
+    return [upload, download, *versioned(table)]
 
 
 def versioned(table: list[tuple[str, Handler, list[str]]]) -> list[BaseRoute]:
@@ -85,6 +90,7 @@ def internal_routes() -> list[BaseRoute]:
         Route("/_internal/clock", api(internal.clock), methods=["GET", "POST"]),
         Route("/_internal/sweep", api(internal.sweep), methods=["POST"]),
         Route("/_internal/usage", api(internal.usage), methods=["GET"]),
+        Route("/_internal/batches/hold", api(batches.hold_control), methods=["POST"]),
         Route("/metrics", api(admin.metrics), methods=["GET"]),
         *admin_routes(),
     ]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from gemfiles.domain.batch_service import BatchService
+from gemfiles.domain.cache_service import CacheService
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.files import FileService
@@ -36,6 +38,8 @@ class Services:
     prober: Prober
     admin: ProjectAdmin
     telemetry: ServerTelemetry | None = None
+    batches: BatchService | None = None  # None without a SQL metadata store
+    caches: CacheService | None = None
     ready: bool = False
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import json5
 import orjson
 
-from gemfiles.domain.models import FileRecord, FileState
+from gemfiles.domain.models import FileRecord, FileSource, FileState
 from gemfiles.domain.uploads import sha256_base64
 from gemfiles.errors import InvalidArgument
 
@@ -48,7 +48,7 @@ def file_json(record: FileRecord, origin: str, *, allow_download: bool = False) 
     out["sha256Hash"] = sha256_base64(record.sha256_hex)
     # Always https-shaped path on our origin; the SDKs take the id as the [a-z0-9]+ run after "files/".
     out["uri"] = f"{origin}/v1beta/files/{record.id}"
-    if allow_download:
+    if allow_download or record.source == FileSource.GENERATED:  # generated files are always downloadable
         out["downloadUri"] = f"{origin}/v1beta/files/{record.id}:download?alt=media"
     out["state"] = record.state.value
     out["source"] = record.source.value

@@ -72,7 +72,7 @@ project_usage = Table(
     Column("project", String(64), primary_key=True),
     Column("used_bytes", BigInteger, nullable=False),
     Column("reserved_bytes", BigInteger, nullable=False),
-    # The project's own quota (migration 0003); NULL: the server's default.
+    # The project's own quota (migration 0005); NULL: the server's default.
     Column("quota_bytes", BigInteger, nullable=True),
 )
 
@@ -111,4 +111,65 @@ interactions = Table(
     Column("expire_us", BigInteger, nullable=False),
     Column("body_json", Text, nullable=False),
     Index("ix_interactions_expire", "expire_us"),
+)
+
+# Batch jobs (migration 0003); read and written by storage/batches.py.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("create_us", BigInteger, nullable=False),
+    Column("update_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=True),
+    Column("input_key", String(255), nullable=False),
+    Column("input_file", String(64), nullable=True),
+    Column("request_count", BigInteger, nullable=False),
+    Column("succeeded", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("done_lines", BigInteger, nullable=False),
+    Column("done_offset", BigInteger, nullable=False),
+    Column("output_file", String(64), nullable=True),
+    Column("error_json", Text, nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
+    Index("ix_batches_project_created", "project", "create_us", "id"),
+    Index("ix_batches_state", "state"),
+)
+
+batch_results = Table(
+    "batch_results",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("key", Text, nullable=True),
+    Column("ok", Boolean, nullable=False),
+    Column("body_json", Text, nullable=False),
+)
+
+batch_holds = Table(
+    "batch_holds",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("hold", String(16), nullable=False),
+    Column("after_lines", BigInteger, nullable=False),
+)
+
+# Cached contents (migration 0004); read and written by storage/caches.py.
+cached_contents = Table(
+    "cached_contents",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("model", String(255), nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("create_us", BigInteger, nullable=False),
+    Column("update_us", BigInteger, nullable=False),
+    Column("expire_us", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("body_json", Text, nullable=False),
+    Index("ix_cached_contents_project_created", "project", "create_us", "id"),
+    Index("ix_cached_contents_expire", "expire_us"),
 )

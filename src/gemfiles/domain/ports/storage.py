@@ -1,13 +1,12 @@
-"""The domain's ports: every adapter (storage, model backends, probers) implements one of these.
-
-The domain owns them and depends on nothing outside itself; adapters are chosen by URL or name in the
-composition root (``gemfiles.app``).
+"""The stores' ports and the errors they raise.
 
 ``MetadataStore``: files, upload sessions, quotas, keys and background-work queues. Every method that
 changes more than one row is one transaction, so quotas stay exact and nothing half-done is ever visible.
 
 ``BlobStore``: the bytes. An upload is a sequence of parts, each written by one chunk request (or one
 attempt at it); ``complete_upload`` turns the committed parts into one object, idempotently.
+
+``InteractionStore``: stored interactions (timelines), expiring.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, NamedTuple, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, Usage
 from gemfiles.domain.interactions import InteractionRecord
 from gemfiles.domain.models import Activity, FileRecord, FileState, PartRef, ProjectUsage, UploadSession
 
@@ -275,105 +273,3 @@ class InteractionStore(Protocol):
     async def delete_interaction(self, project: str, interaction_id: str, now: datetime) -> bool: ...
 
     async def sweep_expired_interactions(self, now: datetime, limit: int) -> int: ...
-
-
-@runtime_checkable
-class ModelBackend(Protocol):
-    """One small Protocol: ``generate`` yields TextDelta events and ends with exactly one Finished."""
-
-    async def generate(self, request: ModelRequest) -> AsyncIterator[OutputEvent]:
-        yield Finished(Usage(0, 0))  # pragma: no cover - protocol signature
-
-    async def count_tokens(self, request: ModelRequest) -> Usage:
-        """Input tokens only (output_tokens is 0)."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-@runtime_checkable
-class BackendFactory(Protocol):
-    """Creates the model backend a routing table names (the composition root provides one)."""
-
-    names: tuple[str, ...]
-
-    def create(self, name: str) -> ModelBackend:
-        """A ready backend; raises ValueError when it is misconfigured."""
-        ...
-
-    def own_model(self, name: str) -> str | None:
-        """The model id a backend answers to by its own name (listed by GET /models), if any."""
-        ...
-
-
-# Prober ---------------------------------------------------------------------------------------------------
-
-
-class ProbeResult(NamedTuple):
-    """What a probe learned about a stored file, without touching the metadata.
-
-    ``state``: ACTIVE, or FAILED for video and audio whose bytes are not what their type says; ``facts``:
-    the facts (``{"probe_error": ...}`` when the bytes could not be read); ``error``: a google.rpc.Status
-    for a FAILED file.
-    """
-
-    state: FileState
-    facts: dict[str, Any]
-    error: dict[str, Any] | None
-
-
-@runtime_checkable
-class Prober(Protocol):
-    """Facts about a file's bytes (duration, dimensions, pages, ...), learned without trusting them."""
-
-    async def probe(self, record: FileRecord) -> ProbeResult:
-        """A stored file's state and facts (the background worker stores them with the file).
-
-        An error reading the blob store propagates: it says nothing about the bytes.
-        """
-        ...
-
-    async def facts(self, record: FileRecord) -> dict[str, Any]:
-        """A file's facts: the stored ones, or computed now for a file not probed yet (nothing is stored)."""
-        ...
-
-    async def inline(self, mime_type: str, data: bytes) -> dict[str, Any]:
-        """The facts of inline data in a model call."""
-        ...
-
-
-# Telemetry ------------------------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class Telemetry(Protocol):
-    """What the domain reports as it works (counted by a metrics adapter). Every method is cheap and never
-    raises: it is called on hot paths (each stored chunk, each model call)."""
-
-    def upload_bytes(self, count: int) -> None:
-        """``count`` bytes of an upload's body were stored."""
-
-    def probe_done(self, kind: str, seconds: float, ok: bool) -> None:
-        """A media probe of a file of this kind (``image``, ``video``, ...) ended, well or not."""
-
-    def swept(self, files: int, sessions: int, blobs: int) -> None:
-        """An expiry sweep deleted this many files, abandoned sessions and blobs."""
-
-    def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
-        """A model backend answered (``error``: None, or the kind of failure, e.g. ``NotFound``)."""
-
-
-class NoTelemetry:
-    """The default: nothing is counted."""
-
-    def upload_bytes(self, count: int) -> None:
-        return None
-
-    def probe_done(self, kind: str, seconds: float, ok: bool) -> None:
-        return None
-
-    def swept(self, files: int, sessions: int, blobs: int) -> None:
-        return None
-
-    def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
-        return None
