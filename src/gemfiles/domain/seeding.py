@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gemfiles.domain.clock import Clock, to_micros
+from gemfiles.domain.mime import OCTET_STREAM
 from gemfiles.domain.models import FileRecord
 from gemfiles.domain.ports import MetadataStore
 from gemfiles.domain.upload_machine import UploadError
@@ -49,9 +50,9 @@ def seed_files(directory: Path) -> list[tuple[str, Path]]:
 
 
 def mime_type_of(path: Path) -> str:
-    """From the extension; else none, and the upload's bytes decide at finalize (the ``TypeSniffer``)."""
+    """From the extension; else untyped, and the upload's bytes decide at finalize (the ``TypeSniffer``)."""
     guessed, _ = mimetypes.guess_type(path.name, strict=False)
-    return guessed or ""
+    return guessed or OCTET_STREAM
 
 
 def sha256_of(path: Path) -> str:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from gemfiles.domain.clock import OffsetClock
-from gemfiles.domain.mime import sniff
 from gemfiles.domain.seeding import Seeder, mime_type_of, seed_files
 from gemfiles.domain.uploads import Limits, UploadService
+from gemfiles.media.sniff import MagicSniffer
 from gemfiles.storage.memory import MemoryBlobStore, MemoryMetadataStore, forget
 
 PROJECT = "seeded"
@@ -34,7 +34,7 @@ def seeder_on(meta: MemoryMetadataStore, blobs: MemoryBlobStore, quota: int = 1_
         file_ttl=timedelta(hours=48),
         session_ttl=timedelta(days=7),
     )
-    return Seeder(meta, UploadService(meta, blobs, clock, limits), clock)
+    return Seeder(meta, UploadService(meta, blobs, clock, limits, sniffer=MagicSniffer()), clock)
 
 
 @pytest.fixture
@@ -105,17 +105,14 @@ async def test_seed_past_the_quota_reports_the_refused_files(
     assert report.failed and all("quota" in reason for reason in report.failed.values())
 
 
-def test_mime_type_of_a_file_without_an_extension_comes_from_its_bytes(tmp_path: Path) -> None:
-    pdf = tmp_path / "report"
-    pdf.write_bytes(b"%PDF-1.7\n...")
-    assert mime_type_of(pdf) == "application/pdf"
-    binary = tmp_path / "blob"
-    binary.write_bytes(bytes(range(256)))
-    assert mime_type_of(binary) == "application/octet-stream"
-
-
-def test_sniff_knows_text_and_common_signatures() -> None:
-    assert sniff(b"plain words") == "text/plain"
-    assert sniff(b"RIFF\x00\x00\x00\x00WAVEfmt ") == "audio/wav"
-    assert sniff(b"\x00\x00\x00\x18ftypmp42") == "video/mp4"
-    assert sniff(b"\xff\xfe\x00\x01") is None
+async def test_seeded_file_without_an_extension_is_typed_by_its_bytes(
+    stores: tuple[MemoryMetadataStore, MemoryBlobStore], tmp_path: Path
+) -> None:
+    meta, blobs = stores
+    (tmp_path / "report").write_bytes(b"%PDF-1.7\n" + b"x" * 64)
+    (tmp_path / "blob").write_bytes(bytes(range(256)))
+    assert mime_type_of(tmp_path / "report") == "application/octet-stream"  # untyped: finalize asks the bytes
+    await seeder_on(meta, blobs).seed(PROJECT, tmp_path)
+    files = await held(meta)
+    assert files["report"][0] == "application/pdf"
+    assert files["blob"][0] == "application/octet-stream"
