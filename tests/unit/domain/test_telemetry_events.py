@@ -75,7 +75,9 @@ async def test_model_calls_are_reported_by_backend_method_and_error(
         [("down", "down"), ("*", "inspect")],
         {"down": Scripted(["x"], Unavailable("down"), fail_after=1), "inspect": InspectBackend()},
     )
-    generation = GenerationService(router, ContentResolver(FileService(meta, blobs, OffsetClock())), seen)
+    generation = GenerationService(
+        router, ContentResolver(FileService(meta, blobs, OffsetClock())), telemetry=seen
+    )
     await generation.generate("p", ask("gemini-2.5-flash"))
     await generation.count_tokens("p", ask("gemini-2.5-flash"))
     events = await generation.stream("p", ask("down"))
