@@ -24,6 +24,7 @@ from gemfiles.domain.calls import (
     OutputEvent,
     TextDelta,
 )
+from gemfiles.domain.faults import DropConnection
 from gemfiles.domain.instances import seed_of
 from gemfiles.domain.replies import call_for, call_id, choose_function, request_seed
 from gemfiles.domain.script import Answer, CallAnswer, ErrorAnswer, Rule
@@ -41,7 +42,7 @@ DEFAULT_MESSAGES = {
 }
 
 
-class StreamCut(Exception):
+class StreamCut(DropConnection):
     """A scripted answer drops the connection here: the protocol layer aborts the response without a
     reply (unary) or mid-stream (SSE), as a network failure would."""
 
