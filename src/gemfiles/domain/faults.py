@@ -128,7 +128,7 @@ def parse_faults(data: Any, source: str = "faults") -> list[Fault]:
         except ValidationError as exc:
             for e in exc.errors():
                 where = "".join(f"{p}: " for p in e["loc"])  # a whole-fault check names its fields itself
-                problems.append(f"fault {index}: {where}{e['msg']}")
+                problems.append(f"fault {index}: {where}{e['msg'].removeprefix('Value error, ')}")
     if problems:
         raise FaultError(f"{source}: " + "; ".join(problems))
     return faults

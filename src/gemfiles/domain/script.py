@@ -194,10 +194,14 @@ def parse_rules(data: Any, source: str = "script") -> list[Rule]:
         try:
             rules.append(Rule.model_validate(item))
         except ValidationError as exc:
-            problems.extend(f"{label}: {_where(e['loc'])}: {e['msg']}" for e in exc.errors())
+            problems.extend(f"{label}: {_where(e['loc'])}: {_message(e['msg'])}" for e in exc.errors())
     if problems:
         raise ScriptError(f"{source}: " + "; ".join(problems))
     return rules
+
+
+def _message(text: str) -> str:
+    return text.removeprefix("Value error, ")  # pydantic's prefix for our own checks
 
 
 def _where(location: Iterable[Any]) -> str:

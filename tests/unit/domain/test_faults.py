@@ -92,7 +92,7 @@ def test_add_list_and_reset_faults() -> None:
         ([{"kind": "explode"}], "fault 0: kind: Input should be 'start_exhausted'"),
         (
             [{"kind": "start_exhausted"}, {"kind": "hold_processing"}],
-            "fault 1: Value error, hold_processing needs 'seconds'",
+            "fault 1: hold_processing needs 'seconds'",
         ),
         (
             [{"kind": "chunk_unavailable", "nth": 0}],
@@ -100,9 +100,9 @@ def test_add_list_and_reset_faults() -> None:
         ),
         (
             [{"kind": "chunk_unavailable", "seconds": 3}],
-            "fault 0: Value error, 'seconds' applies to hold_processing only",
+            "fault 0: 'seconds' applies to hold_processing only",
         ),
-        ([{"kind": "drop_after_store", "retry_after": 3}], "fault 0: Value error, 'retry_after' applies"),
+        ([{"kind": "drop_after_store", "retry_after": 3}], "fault 0: 'retry_after' applies"),
         ([{"kind": "fail_processing", "colour": "red"}], "fault 0: colour: Extra inputs are not permitted"),
         ({"fault": []}, "expected a list of faults"),
     ],

@@ -70,15 +70,15 @@ def test_json_null_answer_is_content_not_a_fall_through() -> None:
         ),
         (
             [{"match": {"text_regex": "("}, "answer": {}}],
-            "rule 0: match.text_regex: Value error, not a valid regular expression",
+            "rule 0: match.text_regex: not a valid regular expression",
         ),
         (
             [{"answer": {"text": "a", "json": 1}}],
-            "rule 0: answer: Value error, a json answer cannot also carry text",
+            "rule 0: answer: a json answer cannot also carry text",
         ),
         (
             [{"answer": {"error": {"code": 503}, "text": "a"}}],
-            "rule 0: answer: Value error, an error answer cannot",
+            "rule 0: answer: an error answer cannot",
         ),
         (
             [{"match": {"file": {"sha256": "xyz"}}, "answer": {}}],
@@ -88,10 +88,10 @@ def test_json_null_answer_is_content_not_a_fall_through() -> None:
             [{"answer": {"function_calls": [{"name": 3}]}}],
             "rule 0: answer.function_calls[0].name: Input should be a valid string",
         ),
-        ([{"answer": {"chunks": [2, 0]}}], "rule 0: answer.chunks: Value error, chunk sizes are at least 1"),
+        ([{"answer": {"chunks": [2, 0]}}], "rule 0: answer.chunks: chunk sizes are at least 1"),
         (
             [{"answer": {"error": {"code": 429, "details": [{"reason": "x"}]}}}],
-            "rule 0: answer.error.details: Value error, each detail needs an '@type'",
+            "rule 0: answer.error.details: each detail needs an '@type'",
         ),
         ([{"name": "n"}], "rule 0 ('n'): answer: Field required"),
         (["text"], "rule 0: expected an object"),
