@@ -177,7 +177,10 @@ class _Generator:
         low, high = schema.get("minItems", 0), schema.get("maxItems", math.inf)
         if items is False:
             high = min(high, len(prefix))
-        wanted = low if depth >= MAX_DEPTH else max(low, min(high, 1 if not prefix else len(prefix)))
+        # Unconstrained items usually mean a schema lost its shape (the SDK drops recursive models'
+        # references): an empty array then parses wherever the original schema is used.
+        minimal = depth >= MAX_DEPTH or (not prefix and items in ({}, True))
+        wanted = low if minimal else max(low, min(high, 1 if not prefix else len(prefix)))
         if wanted > high:
             raise SchemaError("The array's minItems exceeds what maxItems or its items allow.")
         out: list[Any] = []

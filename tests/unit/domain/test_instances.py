@@ -202,3 +202,9 @@ def test_generated_instance_valid_for_converted_google_schema(schema: dict[str, 
     converted = from_openapi(schema)
     jsonschema.Draft202012Validator.check_schema(converted)
     assert_valid(instance(converted, seed=seed, text="file.pdf"), converted)
+
+
+def test_generate_empty_array_for_unconstrained_items() -> None:
+    # The SDK sends a recursive model's children as {"type": "ARRAY", "items": {}}.
+    assert instance({"type": "array", "items": {}}, seed=1) == []
+    assert instance({"type": "array", "items": {}, "minItems": 2}, seed=1) != []
