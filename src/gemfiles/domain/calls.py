@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from gemfiles.domain.models import FileRecord
+from gemfiles.domain.schemas import from_openapi
 
 if TYPE_CHECKING:
     from gemfiles.domain.ports import BlobStore
@@ -87,8 +88,6 @@ class FunctionDeclaration:
 
     def json_schema(self) -> dict[str, Any]:
         """The parameters as JSON Schema (an object taking nothing when none were declared)."""
-        from gemfiles.domain.schemas import from_openapi
-
         if self.parameters_json_schema is not None:
             return self.parameters_json_schema
         if self.parameters is not None:
@@ -127,8 +126,6 @@ class ResponseFormat:
 
     def effective_schema(self) -> dict[str, Any] | None:
         """The schema as JSON Schema, or None when none was given."""
-        from gemfiles.domain.schemas import from_openapi
-
         if self.json_schema is not None:
             return self.json_schema
         if self.schema is not None:
