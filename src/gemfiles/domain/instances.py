@@ -23,9 +23,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
-from gemfiles.domain.schemas import JsonSchema, SchemaError, conforms, resolve, type_matches
+from gemfiles.domain.schemas import JsonSchema, SchemaError, check_schema, conforms, resolve, type_matches
 
 MAX_DEPTH = 8  # below this depth only what the schema requires is generated, so recursion ends
+HARD_DEPTH = 48  # a schema that requires nesting deeper than this has no instance we generate
+MAX_STRING = 1 << 20  # characters in one generated string at most
+BUDGET = 20_000  # values generated for one instance at most (oneOf tries, required recursion)
 _WORDS = ("alpha", "bravo", "cedar", "delta", "ember", "fjord", "gamma", "harbor", "indigo", "juniper")
 _ORDER = ("object", "array", "string", "integer", "number", "boolean", "null")
 
@@ -37,8 +40,15 @@ def seed_of(*parts: Any) -> int:
 
 
 def instance(schema: JsonSchema, *, seed: int, text: str | None = None) -> Any:
-    """An instance valid against ``schema`` (within the keywords above); raises SchemaError if none exists."""
-    return _Generator(schema, seed, text).value(schema, 0)
+    """An instance valid against ``schema`` (within the keywords above); raises SchemaError if none exists
+    or the schema is malformed."""
+    check_schema(schema)
+    try:
+        return _Generator(schema, seed, text).value(schema, 0)
+    except RecursionError:
+        raise SchemaError("The schema nests too deeply.") from None
+    except OverflowError:
+        raise SchemaError("The schema's numbers are too large to generate a value within them.") from None
 
 
 def enum_value(schema: JsonSchema, *, seed: int, text: str | None = None) -> str:
@@ -57,8 +67,12 @@ class _Generator:
         self.root = root
         self.rng = random.Random(seed)
         self.text = text if text else None
+        self.spent = 0
 
     def value(self, schema: JsonSchema, depth: int) -> Any:
+        self.spent += 1
+        if self.spent > BUDGET or depth > HARD_DEPTH:
+            raise SchemaError("The schema requires an instance too large or too deep to generate.")
         if schema is True:
             return self.string({}, depth)
         if schema is False:
@@ -206,9 +220,12 @@ class _Generator:
             text, self.text = self.text, None
             if not isinstance(pattern, str) or _search(pattern, text[: int(min(high, len(text)))]):
                 return text[: int(min(high, len(text)))]
+        if low > MAX_STRING:
+            raise SchemaError("The string's minLength is too large to generate.")
         word = f"{self.rng.choice(_WORDS)} {self.rng.randrange(1000)}"
-        while len(word) < low:
-            word += " " + self.rng.choice(_WORDS)
+        if len(word) < low:
+            filler = " " + " ".join(self.rng.choice(_WORDS) for _ in range(4))
+            word = (word + filler * (int(low) // len(filler) + 1))[: int(low)]
         return word[: int(max(low, min(high, len(word))))]
 
     def integer(self, schema: Mapping[str, Any]) -> int:
@@ -248,6 +265,8 @@ class _Generator:
         picks = [self.rng.randint(first, last), first, last, *range(first, min(last, first + 50) + 1)]
         for k in picks:
             value = k * step
+            if not math.isfinite(value):
+                continue
             value = int(value) if float(value).is_integer() else value
             exact = value / step == int(value / step)  # the validator's own test for multipleOf
             if _within(value, schema) and exact and (isinstance(value, int) or not whole):

@@ -33,10 +33,14 @@ def _camel(key: str) -> str:
 
 
 def _count(value: Any, where: str) -> int:
+    # int64 fields arrive as JSON strings in proto3 JSON; a float must be whole.
+    whole = isinstance(value, int | str) or (isinstance(value, float) and value.is_integer())
     try:
-        number = int(value)  # int64 fields arrive as JSON strings in proto3 JSON
-    except (TypeError, ValueError):
-        raise SchemaError(f"Invalid schema at '{where}': expected a count, got {value!r}.") from None
+        number = int(value) if whole and not isinstance(value, bool) else None
+    except (ValueError, OverflowError):
+        number = None
+    if number is None:
+        raise SchemaError(f"Invalid schema at '{where}': expected a count, got {value!r}.")
     if number < 0:
         raise SchemaError(f"Invalid schema at '{where}': a count cannot be negative.")
     return number
@@ -223,3 +227,73 @@ def _object_conforms(value: dict[str, Any], schema: Mapping[str, Any], root: Jso
         elif schema.get("additionalProperties") is False:
             return False
     return True
+
+
+_NUMBERS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SCHEMAS = ("items", "additionalProperties", "not")
+
+
+def check_schema(schema: Any, where: str = "schema") -> None:
+    """Refuses (400, naming where) a JSON Schema whose keywords have the wrong shapes, before any use."""
+    if isinstance(schema, bool):
+        return
+    if not isinstance(schema, Mapping):
+        raise SchemaError(f"Invalid schema at '{where}': expected an object or a boolean.")
+    kind = schema.get("type")
+    if "type" in schema and not (
+        isinstance(kind, str) or (isinstance(kind, list) and all(isinstance(k, str) for k in kind))
+    ):
+        raise SchemaError(f"Invalid schema at '{where}.type': expected a type name or a list of them.")
+    for key in _COUNTS:
+        value = schema.get(key)
+        if key in schema and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise SchemaError(f"Invalid schema at '{where}.{key}': expected a non-negative integer.")
+    for key in _NUMBERS:
+        value = schema.get(key)
+        bool_flag = key.startswith("exclusive") and isinstance(value, bool)  # draft 4's form
+        if key in schema and not bool_flag and not _finite(value):
+            raise SchemaError(f"Invalid schema at '{where}.{key}': expected a number.")
+    if "multipleOf" in schema and _finite(schema["multipleOf"]) and schema["multipleOf"] <= 0:
+        raise SchemaError(f"Invalid schema at '{where}.multipleOf': expected a number above 0.")
+    _check_keywords(schema, where)
+
+
+def _finite(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value == value
+        and abs(value) != float("inf")
+    )
+
+
+def _check_keywords(schema: Mapping[str, Any], where: str) -> None:
+    if "enum" in schema and not (isinstance(schema["enum"], list) and schema["enum"]):
+        raise SchemaError(f"Invalid schema at '{where}.enum': expected a non-empty list.")
+    required = schema.get("required")
+    if "required" in schema and not (
+        isinstance(required, list) and all(isinstance(n, str) for n in required)
+    ):
+        raise SchemaError(f"Invalid schema at '{where}.required': expected a list of names.")
+    for key in ("$ref", "format", "pattern"):
+        if key in schema and not isinstance(schema[key], str):
+            raise SchemaError(f"Invalid schema at '{where}.{key}': expected a string.")
+    for key in _SCHEMAS:
+        if key in schema:
+            check_schema(schema[key], f"{where}.{key}")
+    for key in _SCHEMA_LISTS:
+        if key in schema:
+            branches = schema[key]
+            if not isinstance(branches, list) or (not branches and key != "prefixItems"):
+                raise SchemaError(f"Invalid schema at '{where}.{key}': expected a non-empty list of schemas.")
+            for index, branch in enumerate(branches):
+                check_schema(branch, f"{where}.{key}[{index}]")
+    for key in _SCHEMA_MAPS:
+        if key in schema:
+            members = schema[key]
+            if not isinstance(members, Mapping):
+                raise SchemaError(f"Invalid schema at '{where}.{key}': expected an object of schemas.")
+            for name, member in members.items():
+                check_schema(member, f"{where}.{key}.{name}")

@@ -152,6 +152,12 @@ def test_generate_number_within_bounds(schema: dict[str, Any]) -> None:
         {"type": "array", "minItems": 2, "maxItems": 1},
         {"type": "object", "properties": {"a": {}, "b": {}}, "required": ["a", "b"], "maxProperties": 1},
         {"$ref": "#/$defs/Missing"},
+        {"type": "string", "minLength": 10**7},
+        {"type": "integer", "multipleOf": 1.7e306, "minimum": 1, "maximum": 10},
+        {"type": "object", "required": None},
+        {"type": "object", "properties": []},
+        {"anyOf": []},
+        {"type": 3},
     ],
 )
 def test_generate_instance_refuses_unsatisfiable_schema(schema: Any) -> None:
@@ -208,3 +214,16 @@ def test_generate_empty_array_for_unconstrained_items() -> None:
     # The SDK sends a recursive model's children as {"type": "ARRAY", "items": {}}.
     assert instance({"type": "array", "items": {}}, seed=1) == []
     assert instance({"type": "array", "items": {}, "minItems": 2}, seed=1) != []
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"$ref": "#"}, "b": {"$ref": "#"}}, "required": ["a", "b"]},
+        {"$ref": "#"},
+        {"type": "array", "items": {"$ref": "#"}, "minItems": 3},
+    ],
+)
+def test_generate_instance_refuses_a_schema_that_never_ends(schema: dict[str, Any]) -> None:
+    with pytest.raises(SchemaError, match=r"too large or too deep|never end"):
+        instance(schema, seed=1)

@@ -77,6 +77,8 @@ def test_convert_defs_and_refs() -> None:
         ({"type": "ARRAY", "items": {"type": "STRING"}, "minItems": "many"}, "schema.minItems"),
         ({"type": "OBJECT", "required": "a"}, "schema.required"),
         ("OBJECT", "schema"),
+        ({"type": "STRING", "minLength": 2.5}, "schema.minLength"),
+        ({"type": "STRING", "maxLength": float("inf")}, "schema.maxLength"),
     ],
 )
 def test_convert_refuses_a_bad_schema_naming_where(schema: object, where: str) -> None:
