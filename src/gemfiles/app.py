@@ -16,6 +16,7 @@ from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
+from gemfiles.domain.faults import FaultPlan
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
 from gemfiles.domain.ports import Prober, Telemetry
@@ -27,6 +28,7 @@ from gemfiles.domain.workers import Maintenance, Runner
 from gemfiles.logs import configure as configure_logs
 from gemfiles.logs import request_writer
 from gemfiles.media.isolated import IsolatedProber
+from gemfiles.protocol.drops import ConnectionDrops
 from gemfiles.protocol.http import Authenticator
 from gemfiles.protocol.observe import RequestObserver
 from gemfiles.protocol.routes import exception_handlers, google_routes, internal_routes
@@ -65,6 +67,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cache_seconds=settings.metrics_cache_seconds,
     )
     files = FileService(meta, blobs, clock)
+    faults = FaultPlan()  # the emulator's planned upload and processing faults, per project
     generation = model_calls(settings, files, prober, telemetry)
     interactions = InteractionService(
         generation,
@@ -80,8 +83,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         blobs=blobs,
         auth=Authenticator(settings, meta),
         files=files,
-        uploads=UploadService(meta, blobs, clock, limits, telemetry=telemetry),
-        maintenance=Maintenance(meta, blobs, clock, prober, telemetry),
+        uploads=UploadService(meta, blobs, clock, limits, telemetry=telemetry, faults=faults),
+        maintenance=Maintenance(meta, blobs, clock, prober, telemetry, faults),
         generation=generation,
         interactions=interactions,
         prober=prober,
@@ -191,11 +194,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
         middleware=[
+            Middleware(ConnectionDrops),  # outermost: it sees the server's own receive
             Middleware(
                 RequestObserver,
                 telemetry=services.telemetry,
                 write_line=request_writer(settings.log_format) if settings.access_log else None,
-            )
+            ),
         ],
     )
     app.state.services = services

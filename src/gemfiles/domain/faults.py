@@ -29,6 +29,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -134,11 +135,25 @@ def parse_faults(data: Any, source: str = "faults") -> list[Fault]:
     return faults
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessingFault:
+    """A processing fault that fired on a file when it was created: what the media worker must do to it."""
+
+    fault: Fault
+    since: datetime
+
+    @property
+    def until(self) -> datetime:
+        """hold_processing: when the file may leave PROCESSING (``since`` for fail_processing)."""
+        return self.since + timedelta(seconds=self.fault.seconds or 0)
+
+
 class FaultPlan:
     """Per-project planned faults and their occurrence counters (in memory)."""
 
     def __init__(self) -> None:
         self._plans: dict[str, list[_Planned]] = {}
+        self._files: dict[tuple[str, str], ProcessingFault] = {}
 
     def set_faults(self, project: str, faults: Sequence[Fault]) -> None:
         self._plans[project] = [_Planned(f) for f in faults]
@@ -155,6 +170,18 @@ class FaultPlan:
 
     def reset(self, project: str) -> None:
         self._plans.pop(project, None)
+        for key in [key for key in self._files if key[0] == project]:
+            del self._files[key]
+
+    # Processing faults fire when a file is created and act when the media worker takes it.
+    def mark_file(self, project: str, file_id: str, fault: Fault, since: datetime) -> None:
+        self._files[(project, file_id)] = ProcessingFault(fault, since)
+
+    def file_fault(self, project: str, file_id: str) -> ProcessingFault | None:
+        return self._files.get((project, file_id))
+
+    def unmark_file(self, project: str, file_id: str) -> None:
+        self._files.pop((project, file_id), None)
 
     def take(
         self,

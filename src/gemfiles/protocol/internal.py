@@ -30,7 +30,7 @@ async def livez(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
-def _controls(request: Request) -> Services:
+def controls(request: Request) -> Services:
     services: Services = request.app.state.services
     if not services.settings.emulator_controls:
         raise NotFound("Emulator controls are off (GEMFILES_EMULATOR_CONTROLS=true turns them on).")
@@ -39,7 +39,7 @@ def _controls(request: Request) -> Services:
 
 async def clock(request: Request) -> Response:
     """GET: the server's time. POST {"advance": "49h"}: move it forward (expiry tests, no sleeping)."""
-    services = _controls(request)
+    services = controls(request)
     if request.method == "POST":
         body = await read_json_object(request, services.settings.max_request_json_bytes)
         if not isinstance(services.clock, OffsetClock):
@@ -53,13 +53,13 @@ async def clock(request: Request) -> Response:
 
 async def sweep(request: Request) -> Response:
     """Runs the expiry sweep and blob collection now; answers what this process deleted."""
-    services = _controls(request)
+    services = controls(request)
     report = await services.maintenance.sweep()
     return json_response({"files": report.files, "sessions": report.sessions, "blobs": report.blobs})
 
 
 async def usage(request: Request) -> Response:
-    services = _controls(request)
+    services = controls(request)
     project = await services.auth.project(request)
     used = await services.meta.get_usage(project)
     return json_response({"usedBytes": str(used.used_bytes), "reservedBytes": str(used.reserved_bytes)})

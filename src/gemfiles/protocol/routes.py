@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import admin, files, interactions, internal, models, uploads
+from gemfiles.protocol import admin, faults, files, interactions, internal, models, uploads
 from gemfiles.protocol.http import error_response, json_response, render_exception
 
 # The Python SDK uses v1, the JS SDK v1beta (and a hard-coded upload/v1beta); an empty api_version in
@@ -85,6 +85,7 @@ def internal_routes() -> list[BaseRoute]:
         Route("/_internal/clock", api(internal.clock), methods=["GET", "POST"]),
         Route("/_internal/sweep", api(internal.sweep), methods=["POST"]),
         Route("/_internal/usage", api(internal.usage), methods=["GET"]),
+        Route("/_internal/faults", api(faults.faults), methods=["GET", "PUT", "POST", "DELETE"]),
         Route("/metrics", api(admin.metrics), methods=["GET"]),
         *admin_routes(),
     ]
