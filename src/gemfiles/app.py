@@ -19,6 +19,7 @@ from gemfiles.domain.cache_service import CacheReader, CacheService
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
+from gemfiles.domain.faults import FaultPlan
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
 from gemfiles.domain.ports import Prober, Telemetry
@@ -32,6 +33,7 @@ from gemfiles.logs import request_writer
 from gemfiles.media.isolated import IsolatedProber
 from gemfiles.media.sniff import MagicSniffer
 from gemfiles.protocol.batch_lines import ModelLineRunner
+from gemfiles.protocol.drops import ConnectionDrops
 from gemfiles.protocol.http import Authenticator
 from gemfiles.protocol.models import read_document
 from gemfiles.protocol.observe import RequestObserver
@@ -73,6 +75,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cache_seconds=settings.metrics_cache_seconds,
     )
     files = FileService(meta, blobs, clock)
+    faults = FaultPlan()  # the emulator's planned upload and processing faults, per project
     cache_store = open_cache_store(meta)
     caches = CacheService(cache_store, clock) if cache_store is not None else None
     generation = model_calls(settings, files, prober, caches, telemetry)
@@ -91,8 +94,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         blobs=blobs,
         auth=Authenticator(settings, meta),
         files=files,
-        uploads=UploadService(meta, blobs, clock, limits, telemetry=telemetry, sniffer=MagicSniffer()),
-        maintenance=Maintenance(meta, blobs, clock, prober, telemetry),
+        uploads=UploadService(
+            meta, blobs, clock, limits, telemetry=telemetry, sniffer=MagicSniffer(), faults=faults
+        ),
+        maintenance=Maintenance(meta, blobs, clock, prober, telemetry, faults),
         generation=generation,
         interactions=interactions,
         prober=prober,
@@ -228,11 +233,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
         middleware=[
+            Middleware(ConnectionDrops),  # outermost: it sees the server's own receive
             Middleware(
                 RequestObserver,
                 telemetry=services.telemetry,
                 write_line=request_writer(settings.log_format) if settings.access_log else None,
-            )
+            ),
         ],
     )
     app.state.services = services

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from gemfiles.domain.clock import Clock
+from gemfiles.domain.faults import FaultPlan
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.mime import OCTET_STREAM, is_supported, is_untyped, needs_processing
 from gemfiles.domain.models import FileRecord, FileSource, FileState, SessionStatus, UploadSession
@@ -69,9 +70,11 @@ class FinalizeCoordinator:
         *,
         resumable_hash: bool,
         sniffer: TypeSniffer | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.meta = meta
         self.sniffer = sniffer
+        self.faults = faults if faults is not None else FaultPlan()
         self.blobs = blobs
         self.clock = clock
         self.file_ttl = file_ttl
@@ -141,6 +144,13 @@ class FinalizeCoordinator:
     def _record(self, session: UploadSession, blob_key: str, sha256_hex: str) -> FileRecord:
         now = self.clock.now()
         processing = needs_processing(session.mime_type)
+        fault = self.faults.take(
+            session.project, "file.processing", display_name=session.display_name, mime_type=session.mime_type
+        )
+        if fault is not None:
+            # hold_processing / fail_processing: PROCESSING whatever the type; the media worker acts on it.
+            self.faults.mark_file(session.project, session.file_id, fault, now)
+            processing = True
         return FileRecord(
             project=session.project,
             id=session.file_id,

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from gemfiles.domain.chunks import ChunkPipeline
 from gemfiles.domain.clock import Clock
+from gemfiles.domain.faults import DropConnection, Fault, FaultPlan, FaultPoint
 from gemfiles.domain.finalize import FinalizeCoordinator, Overtaken
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_file_name, token_digest
@@ -68,8 +69,11 @@ class UploadService:
         resumable_hash: bool | None = None,
         telemetry: Telemetry | None = None,
         sniffer: TypeSniffer | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.meta = meta
+        # Planned faults (the emulator's, per project); an empty plan never fires.
+        self.faults = faults if faults is not None else FaultPlan()
         self.blobs = blobs
         self.clock = clock
         self.limits = limits
@@ -78,7 +82,13 @@ class UploadService:
         if resumable_hash is None:
             resumable_hash = ResumableSha256.available()
         self.finalizer = FinalizeCoordinator(
-            meta, blobs, clock, limits.file_ttl, resumable_hash=resumable_hash, sniffer=sniffer
+            meta,
+            blobs,
+            clock,
+            limits.file_ttl,
+            resumable_hash=resumable_hash,
+            sniffer=sniffer,
+            faults=self.faults,
         )
         self.chunks = ChunkPipeline(
             meta,
@@ -102,6 +112,9 @@ class UploadService:
     ) -> tuple[str, UploadSession]:
         file_id = parse_file_name(name) if name else self.new_id()
         self._check_start(display_name, mime_type, declared_size)
+        fault = self.faults.take(project, "upload.start", display_name=display_name, mime_type=mime_type)
+        if fault is not None:
+            raise fault.error()  # 429 RESOURCE_EXHAUSTED, no session
         token = self.new_token()
         now = self.clock.now()
         session = UploadSession(
@@ -165,6 +178,36 @@ class UploadService:
         raise cancel_lost(await self.finalizer.reload(session))
 
     async def chunk(
+        self, session: UploadSession, command: ChunkCommand, body: AsyncIterator[bytes]
+    ) -> UploadReply:
+        """One chunk request; the planned faults of its project fire around it.
+
+        ``chunk_unavailable``: 503 before the bytes are stored (the body is drained, the session stays where
+        it was). ``drop_after_store``: the chunk is committed (and finalized, if asked), then
+        ``DropConnection`` is raised instead of the reply: the client must query and resume.
+        """
+        if session.status == SessionStatus.ACTIVE:
+            fault = self._fault(session, "upload.chunk")
+            if fault is not None:
+                async for _ in body:
+                    pass
+                raise UploadError(fault.error(), "active", session.received)
+        reply = await self._chunk(session, command, body)
+        if self._fault(session, "upload.chunk_stored") is not None:
+            raise DropConnection(f"drop_after_store after upload {session.file_id} took a chunk")
+        return reply
+
+    def _fault(self, session: UploadSession, point: FaultPoint) -> Fault | None:
+        # Chunk points count per upload: nth is the n-th chunk request of each upload.
+        return self.faults.take(
+            session.project,
+            point,
+            key=session.token_digest,
+            display_name=session.display_name,
+            mime_type=session.mime_type,
+        )
+
+    async def _chunk(
         self, session: UploadSession, command: ChunkCommand, body: AsyncIterator[bytes]
     ) -> UploadReply:
         decision = decide_chunk(session, command, self.limits.max_file_bytes)

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from gemfiles.domain.clock import Clock
-from gemfiles.domain.mime import file_kind
-from gemfiles.domain.models import FileState, PartRef
+from gemfiles.domain.faults import FaultPlan
+from gemfiles.domain.mime import file_kind, needs_processing
+from gemfiles.domain.models import FileRecord, FileState, PartRef
 from gemfiles.domain.ports import BlobStore, MetadataStore, NoTelemetry, Prober, Telemetry
 
 log = logging.getLogger("gemfiles.workers")
 
 SWEEP_BATCH = 200
+Probed = tuple[FileState, dict[str, Any], dict[str, Any] | None]
 GC_LEASE_SECONDS = 300.0
 PROBE_LEASE_SECONDS = 600.0
 
@@ -109,12 +111,16 @@ class Maintenance:
         clock: Clock,
         prober: Prober,
         telemetry: Telemetry | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
         self.clock = clock
         self.prober = prober
         self.telemetry = telemetry or NoTelemetry()
+        self.faults = faults if faults is not None else FaultPlan()
+        # Probed files a hold_processing fault keeps PROCESSING: their outcome, saved once the hold ends.
+        self._held: dict[tuple[str, str], tuple[FileRecord, Probed]] = {}
 
     async def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -163,6 +169,8 @@ class Maintenance:
         Video and audio go from PROCESSING to ACTIVE or FAILED; every other file is ACTIVE already and
         only gains its facts. False when no file was waiting.
         """
+        if await self._release_held():
+            return True
         record = await self.meta.claim_probe(self.clock.now(), PROBE_LEASE_SECONDS)
         if record is None:
             return False
@@ -178,5 +186,30 @@ class Maintenance:
         if record.state != FileState.PROCESSING:
             state = record.state  # files that were usable at once stay usable; only facts are added
             error = record.error
-        await self.meta.save_probe(record.project, record.id, state, facts, error, self.clock.now())
+        await self._save(record, (state, facts, error))
         return True
+
+    async def _save(self, record: FileRecord, probed: Probed) -> None:
+        """Stores a probe's outcome, as a planned processing fault (if any) bends it."""
+        state, facts, error = probed
+        planned = self.faults.file_fault(record.project, record.id)
+        if planned is not None and planned.fault.kind == "hold_processing":
+            if self.clock.now() < planned.until:
+                self._held[(record.project, record.id)] = (record, probed)
+                return
+            if state == FileState.PROCESSING and not needs_processing(record.mime_type):
+                state = FileState.ACTIVE  # held a file that is usable at once: it becomes ACTIVE
+        elif planned is not None:  # fail_processing
+            state, error = FileState.FAILED, {"code": 13, "message": planned.fault.failure_message}
+        self.faults.unmark_file(record.project, record.id)
+        await self.meta.save_probe(record.project, record.id, state, facts, error, self.clock.now())
+
+    async def _release_held(self) -> bool:
+        """Saves the outcome of one held file whose hold has ended (by the clock); False when none has."""
+        for key, (record, probed) in list(self._held.items()):
+            planned = self.faults.file_fault(*key)
+            if planned is None or self.clock.now() >= planned.until:
+                del self._held[key]
+                await self._save(record, probed)
+                return True
+        return False

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import admin, batches, caches, files, interactions, internal, models, uploads
+from gemfiles.protocol import admin, batches, caches, faults, files, interactions, internal, models, uploads
 from gemfiles.protocol.http import error_response, json_response, render_exception
 
 # The Python SDK uses v1; the JS SDK (3.x) defaults to v1 too and builds upload/{version}/files from it; the
@@ -91,6 +91,7 @@ def internal_routes() -> list[BaseRoute]:
         Route("/_internal/sweep", api(internal.sweep), methods=["POST"]),
         Route("/_internal/usage", api(internal.usage), methods=["GET"]),
         Route("/_internal/batches/hold", api(batches.hold_control), methods=["POST"]),
+        Route("/_internal/faults", api(faults.faults), methods=["GET", "PUT", "POST", "DELETE"]),
         Route("/metrics", api(admin.metrics), methods=["GET"]),
         *admin_routes(),
     ]

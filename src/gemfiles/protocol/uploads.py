@@ -11,9 +11,11 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from gemfiles.domain.faults import DropConnection
 from gemfiles.domain.upload_machine import ChunkCommand, UploadError, UploadReply
 from gemfiles.errors import ApiError, InvalidArgument
 from gemfiles.protocol.body import read_json
+from gemfiles.protocol.drops import DroppedConnection
 from gemfiles.protocol.http import (
     JSON_TYPE,
     api_key_of,
@@ -46,6 +48,8 @@ async def upload_endpoint(request: Request) -> Response:
         if token is None:
             raise error from None
         raise UploadError(error, "active") from None
+    except DropConnection as exc:
+        return DroppedConnection(str(exc))  # a planned fault: the chunk is stored, the reply is lost
     except UploadError:
         raise
     except ApiError as exc:
