@@ -149,3 +149,51 @@ def test_router_sends_each_model_to_the_first_matching_pattern() -> None:
     assert ModelRouter.build(defaults.models, BackendCatalog(defaults.openai_options())).listed() == [
         ("inspect", "inspect")
     ]
+
+
+async def test_inspect_answers_json_for_a_response_schema_instead_of_the_report() -> None:
+    import json
+
+    from gemfiles.domain.calls import ResponseFormat
+
+    schema = {
+        "type": "object",
+        "properties": {"file": {"type": "string"}, "seconds": {"type": "number"}},
+        "required": ["file"],
+    }
+    req = request()
+    req.response_format = ResponseFormat("application/json", json_schema=schema)
+    deltas, finished = await generate(InspectBackend(), req)
+    value = json.loads("".join(deltas))
+    assert value["file"] == "huge.mp4" and set(value) == {"file", "seconds"}
+    assert finished.usage.input_tokens == (await InspectBackend().count_tokens(req)).input_tokens
+
+
+async def test_inspect_calls_a_declared_function_under_any() -> None:
+    from gemfiles.domain.calls import FunctionCalled, FunctionCallingConfig, FunctionDeclaration
+
+    req = request()
+    req.tools = (
+        FunctionDeclaration(
+            "lookup",
+            parameters={"type": "OBJECT", "properties": {"q": {"type": "STRING"}}, "required": ["q"]},
+        ),
+    )
+    req.tool_config = FunctionCallingConfig("ANY")
+    events = [event async for event in InspectBackend().generate(req)]
+    assert isinstance(events[0], FunctionCalled) and events[0].call.name == "lookup"
+    assert events[0].call.args == {"q": "huge.mp4"} and isinstance(events[-1], Finished)
+
+
+async def test_inspect_report_lists_function_call_turns() -> None:
+    from gemfiles.domain.calls import FunctionCall
+
+    history = Message(
+        "model", [Part("function_call", function_call=FunctionCall("lookup", {"q": "x"}, id="c1"))]
+    )
+    req = ModelRequest(
+        "m",
+        [Message("user", [Part("text", text="go")]), history, Message("user", [Part("text", text="and?")])],
+    )
+    deltas, _ = await generate(InspectBackend(), req)
+    assert 'Turn 2 (model):\n  Function call: lookup {"q":"x"} (id c1)\n' in "".join(deltas)

@@ -6,7 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gemfiles.domain.calls import InlineData, Message, ModelRequest, Part, ResolvedFile
+from gemfiles.domain.calls import (
+    FunctionCall,
+    FunctionDeclaration,
+    FunctionResponse,
+    InlineData,
+    Message,
+    ModelRequest,
+    Part,
+    ResolvedFile,
+    Usage,
+)
 from gemfiles.domain.models import FileRecord
 from gemfiles.domain.tokens import count_request, media_tokens, text_tokens, with_output
 
@@ -114,3 +124,23 @@ def test_request_usage_sums_parts_by_modality_without_reading_bytes() -> None:
     ]
     assert with_output(usage, "x" * 9).output_tokens == 3
     assert with_output(usage, "x" * 9).total_tokens == usage.input_tokens + 3
+
+
+def test_count_function_call_and_response_parts_as_text() -> None:
+    call = Part("function_call", function_call=FunctionCall("f", {"a": 1}))
+    result = Part("function_response", function_response=FunctionResponse("f", {"ok": True}))
+    usage = count_request(ModelRequest("m", [Message("model", [call]), Message("user", [result])]))
+    # 'f{"a":1}' is 8 characters (2 tokens), 'f{"ok":true}' 12 (3 tokens)
+    assert usage.input_tokens == 5 and [m.modality for m in usage.input_by_modality] == ["TEXT"]
+
+
+def test_count_declared_tools_as_input_text() -> None:
+    bare = ModelRequest("m", [Message("user", [Part("text", text="hi")])])
+    tool = FunctionDeclaration("f", parameters_json_schema={"type": "object"})
+    with_tool = ModelRequest("m", bare.messages, tools=(tool,))
+    # 'f{"type":"object"}' is 18 characters: 5 tokens more
+    assert count_request(with_tool).input_tokens == count_request(bare).input_tokens + 5
+
+
+def test_with_output_counts_function_calls() -> None:
+    assert with_output(Usage(3, 0), "abcd", [FunctionCall("f", {"a": 1})]).output_tokens == 1 + 2

@@ -6,6 +6,10 @@ facts the media layer stored at upload (duration, codecs, dimensions, pages, lin
 request always gets the same answer, offline, so tests and CI can assert on it. Token usage follows
 Google's documented rates (``gemfiles.domain.tokens``).
 
+A request that asks for structure gets the structured reply of ``gemfiles.domain.replies`` instead of the
+report: a JSON instance of its response schema, an enum value, a function call under mode ANY, or after a
+function's result a text that carries it.
+
 It never reads a file's bytes: everything it reports about a file was stored with the file's metadata,
 so the time to its first byte does not depend on the size of the files attached.
 """
@@ -18,7 +22,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from gemfiles.domain.calls import Finished, ModelRequest, OutputEvent, Part, TextDelta, Usage
-from gemfiles.domain.tokens import count_request, with_output
+from gemfiles.domain.replies import reply_events, structured_reply
+from gemfiles.domain.tokens import compact_json, count_request, with_output
 
 HEADER = (
     "gemfiles inspect: a deterministic inspector, not a language model. This is what the request contained."
@@ -93,6 +98,14 @@ def _part_lines(part: Part, counters: dict[str, int]) -> list[str]:
             f"  SHA-256: {record.sha256_hex}",
         ]
         return lines + fact_lines(record.facts)
+    if part.function_call is not None:
+        call = part.function_call
+        return [
+            f"Function call: {call.name} {compact_json(call.args)}" + (f" (id {call.id})" if call.id else "")
+        ]
+    if part.function_response is not None:
+        result = part.function_response
+        return [f"Function response: {result.name} {compact_json(result.response)}"]
     if part.kind == "inline" and part.inline is not None:
         counters["inline"] += 1
         inline = part.inline
@@ -131,6 +144,11 @@ class InspectBackend:
     name = "inspect"
 
     async def generate(self, request: ModelRequest) -> AsyncIterator[OutputEvent]:
+        reply = structured_reply(request)
+        if reply is not None:
+            async for event in reply_events(request, reply):
+                yield event
+            return
         usage = count_request(request)
         answer = describe(request, usage)
         for chunk in chunks(answer):

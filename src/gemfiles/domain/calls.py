@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal, Protocol
 
 from gemfiles.domain.models import FileRecord
+from gemfiles.domain.schemas import from_openapi
 
 
 class BlobReader(Protocol):
@@ -70,11 +71,31 @@ class Draft:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionCall:
+    """A model turn's request to run a declared function; ``id`` pairs it with its response."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionResponse:
+    """A user turn's result of running a function the model called."""
+
+    name: str
+    response: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Part:
-    kind: Literal["text", "file", "inline"]
+    kind: Literal["text", "file", "inline", "function_call", "function_response"]
     text: str | None = None
     file: ResolvedFile | None = None
     inline: InlineData | None = None
+    function_call: FunctionCall | None = None
+    function_response: FunctionResponse | None = None
 
 
 @dataclass(slots=True)
@@ -83,12 +104,72 @@ class Message:
     parts: list[Part]
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionDeclaration:
+    """A tool the model may call. ``parameters`` is Google's OpenAPI subset (upper-case type names,
+    ``nullable``); ``parameters_json_schema`` is JSON Schema. At most one of them is set."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+    parameters_json_schema: dict[str, Any] | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        """The parameters as JSON Schema (an object taking nothing when none were declared)."""
+        if self.parameters_json_schema is not None:
+            return self.parameters_json_schema
+        if self.parameters is not None:
+            return from_openapi(self.parameters)
+        return {"type": "object", "properties": {}}
+
+
+FunctionCallingMode = Literal["AUTO", "ANY", "NONE", "VALIDATED"]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallingConfig:
+    """``toolConfig.functionCallingConfig``: AUTO (the default; MODE_UNSPECIFIED means AUTO) lets the model
+    choose, ANY forces a call, NONE forbids one, VALIDATED is AUTO with calls checked against the schema."""
+
+    mode: FunctionCallingMode = "AUTO"
+    allowed_function_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """What the answer must look like: ``responseMimeType`` with ``responseSchema`` (OpenAPI subset) or
+    ``responseJsonSchema`` (JSON Schema); ``text/x.enum`` answers one value of the schema's ``enum``."""
+
+    mime_type: str = "text/plain"
+    schema: dict[str, Any] | None = None
+    json_schema: dict[str, Any] | None = None
+
+    @property
+    def is_json(self) -> bool:
+        return self.mime_type == "application/json"
+
+    @property
+    def is_enum(self) -> bool:
+        return self.mime_type == "text/x.enum"
+
+    def effective_schema(self) -> dict[str, Any] | None:
+        """The schema as JSON Schema, or None when none was given."""
+        if self.json_schema is not None:
+            return self.json_schema
+        if self.schema is not None:
+            return from_openapi(self.schema)
+        return None
+
+
 @dataclass(slots=True)
 class ModelRequest:
     model: str  # the model id as the client named it, without "models/"
     messages: list[Message]
     system_instruction: str | None = None
     generation_config: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[FunctionDeclaration, ...] = ()
+    tool_config: FunctionCallingConfig = field(default_factory=FunctionCallingConfig)
+    response_format: ResponseFormat = field(default_factory=ResponseFormat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,4 +201,11 @@ class Finished:
     model_version: str | None = None
 
 
-OutputEvent = TextDelta | Finished
+@dataclass(frozen=True, slots=True)
+class FunctionCalled:
+    """The model asks to run a function (a ``functionCall`` part of the answer)."""
+
+    call: FunctionCall
+
+
+OutputEvent = TextDelta | FunctionCalled | Finished

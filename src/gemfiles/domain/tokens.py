@@ -15,11 +15,21 @@ Media counts come from the facts the media layer stored when the file was upload
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from gemfiles.domain.calls import Message, ModalityCount, ModelRequest, Part, Usage
+from gemfiles.domain.calls import (
+    FunctionCall,
+    FunctionDeclaration,
+    FunctionResponse,
+    Message,
+    ModalityCount,
+    ModelRequest,
+    Part,
+    Usage,
+)
 from gemfiles.domain.mime import FileKind, family, file_kind
 
 IMAGE_TOKENS = 258
@@ -75,9 +85,28 @@ def media_tokens(mime_type: str, size_bytes: int, facts: Mapping[str, Any] | Non
     return modality, math.ceil(count / CHARS_PER_TOKEN)
 
 
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False, default=str)
+
+
+def call_text(call: FunctionCall | FunctionResponse) -> str:
+    """What a function call or response counts as: its name and JSON, as text."""
+    body = call.args if isinstance(call, FunctionCall) else call.response
+    return call.name + compact_json(body)
+
+
+def declaration_text(declaration: FunctionDeclaration) -> str:
+    """What a declared tool counts as: name, description and parameter schema, as text."""
+    return declaration.name + declaration.description + compact_json(declaration.json_schema())
+
+
 def part_tokens(part: Part) -> tuple[Modality, int]:
     if part.kind == "text":
         return "TEXT", text_tokens(part.text or "")
+    if part.kind == "function_call" and part.function_call is not None:
+        return "TEXT", text_tokens(call_text(part.function_call))
+    if part.kind == "function_response" and part.function_response is not None:
+        return "TEXT", text_tokens(call_text(part.function_response))
     if part.kind == "file" and part.file is not None:
         record = part.file.record
         return media_tokens(record.mime_type, record.size_bytes, record.facts)
@@ -104,9 +133,14 @@ def count_messages(messages: Iterable[Message], system_instruction: str | None =
 
 
 def count_request(request: ModelRequest) -> Usage:
-    """What countTokens answers and what a generation's usage reports as input."""
-    return count_messages(request.messages, request.system_instruction)
+    """What countTokens answers and what a generation's usage reports as input (declared tools count
+    as text, as the model reads them)."""
+    tools = [Part("text", text=declaration_text(d)) for d in request.tools]
+    messages = [*request.messages, Message("user", tools)] if tools else request.messages
+    return count_messages(messages, request.system_instruction)
 
 
-def with_output(usage: Usage, output_text: str) -> Usage:
-    return Usage(usage.input_tokens, text_tokens(output_text), usage.input_by_modality)
+def with_output(usage: Usage, output_text: str, calls: Iterable[FunctionCall] = ()) -> Usage:
+    """The usage of an answer: its text and the function calls it made count as output text."""
+    output = text_tokens(output_text) + sum(text_tokens(call_text(c)) for c in calls)
+    return Usage(usage.input_tokens, output, usage.input_by_modality)
