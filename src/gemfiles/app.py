@@ -16,11 +16,16 @@ from gemfiles.backends.registry import BackendCatalog
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
+from gemfiles.domain.emulator import Emulator
+from gemfiles.domain.faults import FaultPlan
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
+from gemfiles.domain.journal import Journal
 from gemfiles.domain.ports import Prober, Telemetry
 from gemfiles.domain.projects import ProjectAdmin, check_project
 from gemfiles.domain.routing import ModelRouter
+from gemfiles.domain.script import ScriptError, load_script
+from gemfiles.domain.scriptbook import ScriptBook
 from gemfiles.domain.seeding import Seeder
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance, Runner
@@ -65,7 +70,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cache_seconds=settings.metrics_cache_seconds,
     )
     files = FileService(meta, blobs, clock)
-    generation = model_calls(settings, files, prober, telemetry)
+    emulator = build_emulator(settings, clock)
+    generation = model_calls(settings, files, prober, telemetry, emulator)
     interactions = InteractionService(
         generation,
         open_interaction_store(meta),
@@ -87,11 +93,26 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         prober=prober,
         admin=ProjectAdmin(meta, clock, settings.project_quota_bytes),
         telemetry=telemetry,
+        emulator=emulator,
     )
 
 
+def build_emulator(settings: Settings, clock: Clock) -> Emulator:
+    """Scripted answers (GEMFILES_SCRIPT, checked here: a bad script stops start-up), planned faults and the
+    journal, per project."""
+    try:
+        rules = load_script(settings.script) if settings.script else []
+    except ScriptError as exc:
+        raise ValueError(exc.message) from None
+    return Emulator(ScriptBook(rules), FaultPlan(), Journal(clock.now))
+
+
 def model_calls(
-    settings: Settings, files: FileService, prober: Prober, telemetry: Telemetry | None = None
+    settings: Settings,
+    files: FileService,
+    prober: Prober,
+    telemetry: Telemetry | None = None,
+    emulator: Emulator | None = None,
 ) -> GenerationService:
     """The model layer: the routing table's backends (a bad table fails here, at start-up) and the resolver.
 
@@ -100,7 +121,7 @@ def model_calls(
     """
     router = ModelRouter.build(settings.models, BackendCatalog(settings.openai_options()))
     resolver = ContentResolver(files, prober)
-    return GenerationService(router, resolver, telemetry)
+    return GenerationService(router, resolver, telemetry, emulator)
 
 
 def build_runner(services: Services) -> Runner:

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     allow_download: bool = False
     # /_internal/clock and /_internal/sweep: controls for tests and emulation, off by default.
     emulator_controls: bool = False
+    # Scripted answers loaded at start-up (a JSON or YAML rules file, docs/scripting.md); a bad file stops
+    # the server with a message naming the rule and the field.
+    script: Path | None = None
     # Server processes sharing the port (and the same stores); each is stateless, like a replica.
     workers: int = Field(1, ge=1, le=64)
     # Background work of each process (domain.workers.Runner): media probes and the expiry sweep.

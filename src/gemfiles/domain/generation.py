@@ -14,8 +14,21 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gemfiles.domain.calls import Draft, Finished, ModelRequest, OutputEvent, TextDelta, Usage
+from gemfiles.domain.calls import (
+    Draft,
+    Finished,
+    FunctionCall,
+    FunctionCalled,
+    FunctionCallingConfig,
+    FunctionDeclaration,
+    ModelRequest,
+    OutputEvent,
+    ResponseFormat,
+    TextDelta,
+    Usage,
+)
 from gemfiles.domain.contents import ContentResolver
+from gemfiles.domain.emulator import Emulator
 from gemfiles.domain.ports import NoTelemetry, Telemetry
 from gemfiles.domain.routing import ModelRouter, Route
 from gemfiles.errors import NotFound
@@ -29,23 +42,33 @@ class Call:
     drafts: list[Draft]
     system_instruction: str | None = None
     generation_config: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[FunctionDeclaration, ...] = ()
+    tool_config: FunctionCallingConfig = field(default_factory=FunctionCallingConfig)
+    response_format: ResponseFormat = field(default_factory=ResponseFormat)
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A whole answer: its text and the backend's one ``Finished`` (usage, finish reason)."""
+    """A whole answer: its text, its function calls and the backend's one ``Finished`` (usage, finish
+    reason)."""
 
     text: str
     finished: Finished
+    calls: tuple[FunctionCall, ...] = ()
 
 
 class GenerationService:
     def __init__(
-        self, router: ModelRouter, resolver: ContentResolver, telemetry: Telemetry | None = None
+        self,
+        router: ModelRouter,
+        resolver: ContentResolver,
+        telemetry: Telemetry | None = None,
+        emulator: Emulator | None = None,
     ) -> None:
         self.router = router
         self.resolver = resolver
         self.telemetry = telemetry or NoTelemetry()
+        self.emulator = emulator
 
     def route(self, model: str) -> Route | None:
         """The route the table gives a model id, or None (the caller words the 404 for its API)."""
@@ -58,20 +81,38 @@ class GenerationService:
     async def request(self, project: str, call: Call) -> ModelRequest:
         """The call with its files resolved, as a backend takes it."""
         messages = await self.resolver.resolve(project, call.drafts)
-        return ModelRequest(call.model, messages, call.system_instruction, call.generation_config)
+        return ModelRequest(
+            call.model,
+            messages,
+            call.system_instruction,
+            call.generation_config,
+            tools=call.tools,
+            tool_config=call.tool_config,
+            response_format=call.response_format,
+        )
 
-    async def generate(self, project: str, call: Call) -> Answer:
+    async def generate(self, project: str, call: Call, method: str = "generateContent") -> Answer:
         route = self._route(call.model)
         request = await self.request(project, call)
         with self._timed(route, "generate"):
-            return await collect(route.backend.generate(request))
+            return await collect(self._events(project, method, request, route))
 
-    async def stream(self, project: str, call: Call) -> AsyncGenerator[OutputEvent, None]:
+    async def stream(
+        self, project: str, call: Call, method: str = "streamGenerateContent"
+    ) -> AsyncGenerator[OutputEvent, None]:
         """The backend's events. The first is awaited before this returns, so an error before any output
         is raised here (and gets a proper status) rather than in the middle of a stream."""
         route = self._route(call.model)
         request = await self.request(project, call)
-        return await started(self._timed_stream(route, route.backend.generate(request)))
+        return await started(self._timed_stream(route, self._events(project, method, request, route)))
+
+    def _events(
+        self, project: str, method: str, request: ModelRequest, route: Route
+    ) -> AsyncIterator[OutputEvent]:
+        """A scripted rule's answer if one matches, else the routed backend's; journaled either way."""
+        if self.emulator is None:
+            return route.backend.generate(request)
+        return self.emulator.generate(project, method, request, route.backend.generate)
 
     async def count_tokens(self, project: str, call: Call) -> Usage:
         route = self._route(call.model)
@@ -115,13 +156,16 @@ class GenerationService:
 
 async def collect(events: AsyncIterator[OutputEvent]) -> Answer:
     texts: list[str] = []
+    calls: list[FunctionCall] = []
     finished: Finished | None = None
     async for event in events:
         if isinstance(event, TextDelta):
             texts.append(event.text)
+        elif isinstance(event, FunctionCalled):
+            calls.append(event.call)
         elif isinstance(event, Finished):
             finished = event
-    return Answer("".join(texts), finished or Finished(Usage(0, 0)))
+    return Answer("".join(texts), finished or Finished(Usage(0, 0)), tuple(calls))
 
 
 async def started(events: AsyncIterator[OutputEvent]) -> AsyncGenerator[OutputEvent, None]:

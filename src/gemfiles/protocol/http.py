@@ -9,7 +9,9 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from gemfiles.domain.faults import DropConnection
 from gemfiles.domain.ports import MetadataStore
 from gemfiles.domain.projects import key_hash, open_project
 from gemfiles.domain.upload_machine import UploadError
@@ -30,11 +32,28 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 def render_exception(exc: Exception) -> Response:
     """The one renderer of what a handler raises: an ApiError as Google's envelope, anything else as a
     logged 500 INTERNAL (never a trace)."""
+    if isinstance(exc, DropConnection):
+        return DroppedConnection()
     if isinstance(exc, UploadError):
         return upload_error_response(exc)
     if isinstance(exc, ApiError):
         return error_response(exc)
     return internal_error_response(exc)
+
+
+class DroppedConnection(Response):
+    """No reply: the connection is closed as a network failure would (a planned fault, a scripted cut).
+
+    ASGI has no way to close a connection before a response starts (the server would send a 500), so a
+    status line goes out with a body announced and never sent; the client sees the connection drop
+    before the reply it waits for is complete."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
+        raise ConnectionAbortedError("connection dropped on purpose (emulator)")
 
 
 def upload_error_response(exc: UploadError) -> Response:

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.conversations import InteractionService
+from gemfiles.domain.emulator import Emulator
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
 from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
@@ -36,6 +37,7 @@ class Services:
     prober: Prober
     admin: ProjectAdmin
     telemetry: ServerTelemetry | None = None
+    emulator: Emulator | None = None
     ready: bool = False
 
 
