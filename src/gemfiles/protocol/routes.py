@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import admin, files, interactions, internal, models, uploads
+from gemfiles.protocol import admin, emulator, files, interactions, internal, models, uploads
 from gemfiles.protocol.http import error_response, json_response, render_exception
 
 # The Python SDK uses v1, the JS SDK v1beta (and a hard-coded upload/v1beta); an empty api_version in
@@ -87,6 +87,16 @@ def internal_routes() -> list[BaseRoute]:
         Route("/_internal/usage", api(internal.usage), methods=["GET"]),
         Route("/metrics", api(admin.metrics), methods=["GET"]),
         *admin_routes(),
+        *emulator_routes(),
+    ]
+
+
+def emulator_routes() -> list[BaseRoute]:
+    """The emulator's controls (protocol/emulator.py): 404 unless GEMFILES_EMULATOR_CONTROLS is on."""
+    return [
+        Route("/_internal/rules", api(emulator.rules), methods=["GET", "PUT", "POST"]),
+        Route("/_internal/journal", api(emulator.journal), methods=["GET", "DELETE"]),
+        Route("/_internal/reset", api(emulator.reset), methods=["POST"]),
     ]
 
 
