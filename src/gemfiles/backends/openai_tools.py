@@ -15,10 +15,18 @@ terms and back. Pure functions; ``openai.py`` builds its request body and reads 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from gemfiles.domain.calls import FunctionCall, Message, ModelRequest, ResponseFormat
+from gemfiles.domain.calls import (
+    Finished,
+    FunctionCall,
+    Message,
+    ModelRequest,
+    OutputEvent,
+    ResponseFormat,
+    TextDelta,
+)
 from gemfiles.domain.tokens import compact_json
 from gemfiles.errors import BadGateway
 
@@ -69,6 +77,19 @@ def enum_answer(text: str) -> str:
     except ValueError:
         return text.strip()
     return value if isinstance(value, str) else text.strip()
+
+
+async def enum_events(events: AsyncIterator[OutputEvent]) -> AsyncIterator[OutputEvent]:
+    """``text/x.enum``: the server answered a JSON string (its grammar); the client gets the value."""
+    texts: list[str] = []
+    async for event in events:
+        if isinstance(event, TextDelta):
+            texts.append(event.text)
+            continue
+        if isinstance(event, Finished) and texts:
+            yield TextDelta(enum_answer("".join(texts)))
+            texts = []
+        yield event
 
 
 def function_messages(messages: Sequence[Message]) -> dict[int, list[dict[str, Any]]]:
