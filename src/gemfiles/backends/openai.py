@@ -94,6 +94,7 @@ class OpenAIBackend:
         *,
         stream: bool = _DEFAULTS.stream,
         include_usage: bool = _DEFAULTS.include_usage,
+        schema_format: str = _DEFAULTS.schema_format,
         options: ConvertOptions | None = None,
         convert_concurrency: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -104,6 +105,7 @@ class OpenAIBackend:
         self.timeout = float(timeout)
         self.stream = stream
         self.include_usage = include_usage
+        self.schema_format = schema_format
         self.options = options or _DEFAULTS.convert
         self._timeouts = httpx.Timeout(self.timeout, connect=min(float(connect_timeout), self.timeout))
         self._transport = transport
@@ -120,7 +122,7 @@ class OpenAIBackend:
             body: dict[str, Any] = {"model": self.model or request.model, "messages": messages}
             body.update(generation_params(request.generation_config))
             body.update(tool_params(request))
-            response_format = response_format_param(request.response_format)
+            response_format = response_format_param(request.response_format, self.schema_format)
             if response_format is not None:
                 body["response_format"] = response_format
             body["stream"] = self.stream

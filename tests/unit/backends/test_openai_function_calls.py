@@ -141,3 +141,15 @@ async def test_enum_answer_is_unquoted() -> None:
     )
     answer = await events(upstream.backend(), request)
     assert [e.text for e in answer if isinstance(e, TextDelta)] == ["green"]
+
+
+async def test_a_name_repeated_in_every_delta_is_taken_once() -> None:
+    upstream = answering(
+        sse(
+            tool_delta(0, id="c1", name="get_weather", arguments='{"city":'),
+            tool_delta(0, id="c1", name="get_weather", arguments=' "Oslo"}'),
+            delta(None, "tool_calls"),
+        )
+    )
+    answer = await events(upstream.backend(), weather_request())
+    assert answer[0] == FunctionCalled(FunctionCall("get_weather", {"city": "Oslo"}, "c1"))
