@@ -379,3 +379,19 @@ def test_start_up_script_answers_every_project(server_factory: Any, tmp_path: An
     for key in ("a-key", "b-key"):
         with genai.Client(api_key=key, http_options={"base_url": server.url}) as sdk:
             assert sdk.models.generate_content(model=MODEL, contents="ping").text == "pong"
+
+
+def test_interactions_stream_cut_closes_without_completed(http: httpx.Client) -> None:
+    put_rules(
+        http, [{"match": {"text": "story"}, "answer": {"text": "abcdefgh", "chunk_size": 2, "cut_after": 1}}]
+    )
+    received = b""
+    with pytest.raises(httpx.RemoteProtocolError):
+        with http.stream(
+            "POST", "/v1beta/interactions", json={"model": MODEL, "input": "story", "stream": True}
+        ) as r:
+            for block in r.iter_bytes():
+                received += block
+    assert b'"text":"ab"' in received and b"interaction.completed" not in received
+    entry = http.get("/_internal/journal").json()["entries"][-1]
+    assert entry["method"] == "interactions" and entry["answer"]["outcome"] == "dropped"
