@@ -19,12 +19,16 @@ from gemfiles.domain.cache_service import CacheReader, CacheService
 from gemfiles.domain.clock import Clock, OffsetClock, SystemClock
 from gemfiles.domain.contents import ContentResolver
 from gemfiles.domain.conversations import InteractionService
+from gemfiles.domain.emulator import Emulator
 from gemfiles.domain.faults import FaultPlan
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
+from gemfiles.domain.journal import Journal
 from gemfiles.domain.ports import Prober, Telemetry
 from gemfiles.domain.projects import ProjectAdmin, check_project
 from gemfiles.domain.routing import ModelRouter
+from gemfiles.domain.script import ScriptError, load_script
+from gemfiles.domain.scriptbook import ScriptBook
 from gemfiles.domain.seeding import Seeder
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance, Runner
@@ -75,10 +79,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cache_seconds=settings.metrics_cache_seconds,
     )
     files = FileService(meta, blobs, clock)
-    faults = FaultPlan()  # the emulator's planned upload and processing faults, per project
+    emulator = build_emulator(settings, clock)
+    faults = emulator.faults  # planned upload and processing faults, per project
     cache_store = open_cache_store(meta)
     caches = CacheService(cache_store, clock) if cache_store is not None else None
-    generation = model_calls(settings, files, prober, caches, telemetry)
+    generation = model_calls(settings, files, prober, caches, telemetry, emulator)
     batch_store = open_batch_store(meta)
     interactions = InteractionService(
         generation,
@@ -105,7 +110,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         telemetry=telemetry,
         batches=BatchService(batch_store, files, blobs, clock) if batch_store is not None else None,
         caches=caches,
+        emulator=emulator,
     )
+
+
+def build_emulator(settings: Settings, clock: Clock) -> Emulator:
+    """Scripted answers (GEMFILES_SCRIPT, checked here: a bad script stops start-up), planned faults and the
+    journal, per project."""
+    try:
+        rules = load_script(settings.script) if settings.script else []
+    except ScriptError as exc:
+        raise ValueError(exc.message) from None
+    return Emulator(ScriptBook(rules), FaultPlan(), Journal(clock.now))
 
 
 def model_calls(
@@ -114,6 +130,7 @@ def model_calls(
     prober: Prober,
     caches: CacheService | None = None,
     telemetry: Telemetry | None = None,
+    emulator: Emulator | None = None,
 ) -> GenerationService:
     """The model layer: the routing table's backends (a bad table fails here, at start-up), the resolver
     and the cached contents (on a SQL metadata store) whose contents a call may start with.
@@ -127,7 +144,7 @@ def model_calls(
     reader = None
     if caches is not None:
         reader = CacheReader(caches, resolver, lambda document: read_document(document, settings))
-    return GenerationService(router, resolver, reader, telemetry)
+    return GenerationService(router, resolver, reader, telemetry, emulator)
 
 
 def build_runner(services: Services) -> Runner:

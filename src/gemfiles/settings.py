@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     allow_download: bool = False
     # /_internal/clock and /_internal/sweep: controls for tests and emulation, off by default.
     emulator_controls: bool = False
+    # Scripted answers loaded at start-up (a JSON or YAML rules file, docs/scripting.md); a bad file stops
+    # the server with a message naming the rule and the field.
+    script: Path | None = None
     # Server processes sharing the port (and the same stores); each is stateless, like a replica.
     workers: int = Field(1, ge=1, le=64)
     # Background work of each process (domain.workers.Runner): media probes and the expiry sweep.
@@ -110,6 +113,9 @@ class Settings(BaseSettings):
     openai_connect_timeout: Duration = timedelta(seconds=_OPENAI.connect_timeout)
     openai_stream: bool = _OPENAI.stream  # stream from the upstream (needed for streamed answers to stream)
     openai_include_usage: bool = _OPENAI.include_usage  # ask for stream_options.include_usage
+    # Response schemas as {"type": "json_schema", ...} (the OpenAI API) or as {"type": "json_object",
+    # "schema": ...} (llama-cpp-python's server).
+    openai_schema_format: Literal["json_schema", "json_object"] = "json_schema"
     # How files are converted for a server with no Files API (see backends/convert.py); the defaults
     # live with the backend (backends/options.py).
     openai_frame_rate: float = Field(_CONVERT.frame_rate, gt=0)  # video frames sampled per second
@@ -172,6 +178,7 @@ class Settings(BaseSettings):
             connect_timeout=self.openai_connect_timeout.total_seconds(),
             stream=self.openai_stream,
             include_usage=self.openai_include_usage,
+            schema_format=self.openai_schema_format,
             convert=convert,
         )
 

@@ -32,9 +32,17 @@ import httpx
 
 from gemfiles.backends.convert import Converted, Source, convert, estimate
 from gemfiles.backends.jsonbody import JsonString, file_stream, write_json
+from gemfiles.backends.openai_tools import (
+    ToolCallStream,
+    enum_events,
+    function_messages,
+    response_format_param,
+    tool_params,
+)
 from gemfiles.backends.options import ConvertOptions, OpenAIOptions
 from gemfiles.domain.calls import (
     Finished,
+    FunctionCalled,
     Message,
     ModalityCount,
     ModelRequest,
@@ -48,7 +56,13 @@ from gemfiles.errors import ApiError, BadGateway, DeadlineExceeded, Unavailable
 
 log = logging.getLogger("gemfiles.backends.openai")
 
-FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY"}
+FINISH_REASONS = {
+    "stop": "STOP",
+    "length": "MAX_TOKENS",
+    "content_filter": "SAFETY",
+    "tool_calls": "STOP",  # Gemini ends a turn of function calls with STOP
+    "function_call": "STOP",
+}
 MAX_ERROR_BODY = 64 * 1024
 _DEFAULTS = OpenAIOptions()
 DONE: dict[str, Any] = {}  # marks the stream's "data: [DONE]"
@@ -80,6 +94,7 @@ class OpenAIBackend:
         *,
         stream: bool = _DEFAULTS.stream,
         include_usage: bool = _DEFAULTS.include_usage,
+        schema_format: str = _DEFAULTS.schema_format,
         options: ConvertOptions | None = None,
         convert_concurrency: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -90,6 +105,7 @@ class OpenAIBackend:
         self.timeout = float(timeout)
         self.stream = stream
         self.include_usage = include_usage
+        self.schema_format = schema_format
         self.options = options or _DEFAULTS.convert
         self._timeouts = httpx.Timeout(self.timeout, connect=min(float(connect_timeout), self.timeout))
         self._transport = transport
@@ -105,6 +121,10 @@ class OpenAIBackend:
         try:
             body: dict[str, Any] = {"model": self.model or request.model, "messages": messages}
             body.update(generation_params(request.generation_config))
+            body.update(tool_params(request))
+            response_format = response_format_param(request.response_format, self.schema_format)
+            if response_format is not None:
+                body["response_format"] = response_format
             body["stream"] = self.stream
             if self.stream and self.include_usage:
                 body["stream_options"] = {"include_usage": True}
@@ -115,7 +135,10 @@ class OpenAIBackend:
         estimated = sum(c.tokens for item in converted for c in item.tokens) + _text_tokens(request)
         try:
             events = self._stream(spool, length) if self.stream else self._unary(spool, length)
-            async for event in _with_usage(events, estimated):
+            answer = _with_usage(events, estimated)
+            if request.response_format.is_enum:
+                answer = enum_events(answer)
+            async for event in answer:
                 yield event
         finally:
             spool.close()
@@ -144,7 +167,15 @@ class OpenAIBackend:
         try:
             if request.system_instruction:
                 messages.append({"role": "system", "content": request.system_instruction})
-            for message in request.messages:
+            functions = function_messages(request.messages)
+            for index, message in enumerate(request.messages):
+                if index in functions:
+                    # Function calls (an assistant message with tool_calls) or results (tool messages).
+                    messages.extend(functions[index])
+                    if message.role == "model" or not any(
+                        p.kind in ("text", "file", "inline") for p in message.parts
+                    ):
+                        continue
                 messages.append(await self._message(message, converted))
         except BaseException:
             for item in converted:
@@ -218,7 +249,10 @@ class OpenAIBackend:
             raise self._failure(exc) from None
         choices = [
             {
-                "delta": {"content": (c.get("message") or {}).get("content")},
+                "delta": {
+                    "content": (c.get("message") or {}).get("content"),
+                    "tool_calls": (c.get("message") or {}).get("tool_calls"),
+                },
                 "finish_reason": c.get("finish_reason"),
             }
             for c in answer.get("choices") or []
@@ -294,6 +328,7 @@ async def _with_usage(
     usage: dict[str, Any] | None = None
     model_version: str | None = None
     output_chars = content_chunks = 0
+    tool_calls = ToolCallStream()
     async for chunk in chunks:
         if chunk is DONE:
             done = True
@@ -304,7 +339,9 @@ async def _with_usage(
         for choice in chunk.get("choices") or []:
             if choice.get("index", 0) != 0:
                 continue
-            text = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            tool_calls.feed(delta.get("tool_calls"))
+            text = delta.get("content")
             if text is not None:
                 content_chunks += 1
             if text:
@@ -315,6 +352,8 @@ async def _with_usage(
     if finish is None and not done:
         # llama-cpp-python, for one, answers 200 and then closes an empty stream when a prompt does not fit.
         raise BadGateway("The model server ended its answer unfinished (no finish_reason, no [DONE]).")
+    for call in tool_calls.calls():
+        yield FunctionCalled(call)
     if usage and isinstance(usage.get("prompt_tokens"), int):
         result = Usage(int(usage["prompt_tokens"]), int(usage.get("completion_tokens") or 0))
     else:

@@ -15,10 +15,18 @@ terms and back. Pure functions; ``openai.py`` builds its request body and reads 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from gemfiles.domain.calls import FunctionCall, Message, ModelRequest, ResponseFormat
+from gemfiles.domain.calls import (
+    Finished,
+    FunctionCall,
+    Message,
+    ModelRequest,
+    OutputEvent,
+    ResponseFormat,
+    TextDelta,
+)
 from gemfiles.domain.tokens import compact_json
 from gemfiles.errors import BadGateway
 
@@ -49,16 +57,21 @@ def tool_params(request: ModelRequest) -> dict[str, Any]:
     return {"tools": tools, "tool_choice": choice}
 
 
-def response_format_param(response_format: ResponseFormat) -> dict[str, Any] | None:
+def response_format_param(
+    response_format: ResponseFormat, schema_format: str = "json_schema"
+) -> dict[str, Any] | None:
+    """``response_format`` for the request; ``schema_format`` "json_object" sends a schema in
+    llama-cpp-python's dialect (``{"type": "json_object", "schema": ...}``)."""
     schema = response_format.effective_schema()
     if response_format.is_enum and schema is not None:
         values = [str(v) for v in schema.get("enum", []) if v is not None]
-        enum_schema = {"type": "string", "enum": values}
-        return {"type": "json_schema", "json_schema": {"name": "response", "schema": enum_schema}}
-    if not response_format.is_json:
+        schema = {"type": "string", "enum": values}
+    elif not response_format.is_json:
         return None
     if schema is None:
         return {"type": "json_object"}
+    if schema_format == "json_object":
+        return {"type": "json_object", "schema": schema}
     return {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
 
 
@@ -69,6 +82,19 @@ def enum_answer(text: str) -> str:
     except ValueError:
         return text.strip()
     return value if isinstance(value, str) else text.strip()
+
+
+async def enum_events(events: AsyncIterator[OutputEvent]) -> AsyncIterator[OutputEvent]:
+    """``text/x.enum``: the server answered a JSON string (its grammar); the client gets the value."""
+    texts: list[str] = []
+    async for event in events:
+        if isinstance(event, TextDelta):
+            texts.append(event.text)
+            continue
+        if isinstance(event, Finished) and texts:
+            yield TextDelta(enum_answer("".join(texts)))
+            texts = []
+        yield event
 
 
 def function_messages(messages: Sequence[Message]) -> dict[int, list[dict[str, Any]]]:
@@ -121,7 +147,9 @@ class ToolCallStream:
             entry = self._calls.setdefault(int(index), {"id": "", "name": "", "arguments": ""})
             function = delta.get("function") or {}
             entry["id"] = delta.get("id") or entry["id"]
-            entry["name"] += function.get("name") or ""
+            name = function.get("name") or ""
+            if name != entry["name"]:  # llama-cpp-python repeats the whole name in every delta
+                entry["name"] += name
             entry["arguments"] += function.get("arguments") or ""
 
     def calls(self) -> list[FunctionCall]:
@@ -132,7 +160,8 @@ class ToolCallStream:
             if not entry["name"]:
                 raise BadGateway("The model server returned a tool call without a function name.")
             try:
-                args = json.loads(entry["arguments"]) if entry["arguments"].strip() else {}
+                # strict=False: a small model may put raw control characters in a string
+                args = json.loads(entry["arguments"], strict=False) if entry["arguments"].strip() else {}
             except ValueError:
                 raise BadGateway(
                     f"The model server returned arguments for {entry['name']} that are not JSON."

@@ -36,4 +36,7 @@ class OpenAIOptions:
     connect_timeout: float = 10.0
     stream: bool = True  # stream from the upstream (needed for streamed answers to stream)
     include_usage: bool = True  # ask for stream_options.include_usage
+    # How a response schema is sent: "json_schema" (OpenAI, vLLM, Ollama, llama.cpp's own server) or
+    # "json_object" with the schema beside the type (llama-cpp-python's server).
+    schema_format: str = "json_schema"
     convert: ConvertOptions = ConvertOptions()

@@ -25,6 +25,7 @@ def openai_backend(options: OpenAIOptions) -> OpenAIBackend:
         connect_timeout=options.connect_timeout,
         stream=options.stream,
         include_usage=options.include_usage,
+        schema_format=options.schema_format,
         options=options.convert,
     )
 

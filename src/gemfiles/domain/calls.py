@@ -59,17 +59,6 @@ class FileRef:
     mime_type: str | None = None
 
 
-DraftPart = str | FileRef | InlineData
-
-
-@dataclass(slots=True)
-class Draft:
-    """One turn of a request before resolution: text, file references and inline bytes."""
-
-    role: Literal["user", "model"]
-    parts: list[DraftPart] = field(default_factory=list)
-
-
 @dataclass(frozen=True, slots=True)
 class FunctionCall:
     """A model turn's request to run a declared function; ``id`` pairs it with its response."""
@@ -86,6 +75,18 @@ class FunctionResponse:
     name: str
     response: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+
+
+DraftPart = str | FileRef | InlineData | FunctionCall | FunctionResponse
+
+
+@dataclass(slots=True)
+class Draft:
+    """One turn of a request before resolution: text, file references, inline bytes, function calls and
+    function results."""
+
+    role: Literal["user", "model"]
+    parts: list[DraftPart] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

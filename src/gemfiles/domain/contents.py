@@ -15,7 +15,16 @@ from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gemfiles.domain.calls import Draft, FileRef, InlineData, Message, Part, ResolvedFile
+from gemfiles.domain.calls import (
+    Draft,
+    FileRef,
+    FunctionCall,
+    FunctionResponse,
+    InlineData,
+    Message,
+    Part,
+    ResolvedFile,
+)
 from gemfiles.domain.files import FileService
 from gemfiles.domain.mime import file_kind, is_untyped
 from gemfiles.domain.models import FileState
@@ -94,6 +103,10 @@ class ContentResolver:
                     if key not in resolved:
                         resolved[key] = await self.file(project, item)
                     parts.append(Part("file", file=resolved[key]))
+                elif isinstance(item, FunctionCall):
+                    parts.append(Part("function_call", function_call=item))
+                elif isinstance(item, FunctionResponse):
+                    parts.append(Part("function_response", function_response=item))
                 else:
                     parts.append(Part("inline", inline=await self.inline(item)))
             messages.append(Message(draft.role, parts))

@@ -15,7 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from gemfiles.domain.calls import Draft, Finished, OutputEvent, TextDelta, Usage
+from gemfiles.domain.calls import (
+    Draft,
+    Finished,
+    FunctionCall,
+    FunctionCalled,
+    FunctionCallingConfig,
+    FunctionDeclaration,
+    OutputEvent,
+    ResponseFormat,
+    TextDelta,
+    Usage,
+)
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.generation import Call, GenerationService
 from gemfiles.domain.interactions import FINAL_STATUSES, InteractionRecord, new_interaction_id
@@ -39,14 +50,18 @@ class InteractionCall:
     # Request fields shown again on GET, as the client sent them (``input``, ``generation_config``).
     echo: dict[str, Any] = field(default_factory=dict)
     store: bool = True
+    tools: tuple[FunctionDeclaration, ...] = ()
+    tool_config: FunctionCallingConfig = field(default_factory=FunctionCallingConfig)
+    response_format: ResponseFormat = field(default_factory=ResponseFormat)
 
 
 @dataclass(slots=True)
 class InteractionStream:
-    """A streamed interaction: its record (in progress, then final) and the model's text as it comes."""
+    """A streamed interaction: its record (in progress, then final) and the model's text and function
+    calls as they come."""
 
     record: InteractionRecord
-    events: AsyncGenerator[TextDelta, None]
+    events: AsyncGenerator[TextDelta | FunctionCalled, None]
 
 
 class InteractionService:
@@ -66,8 +81,8 @@ class InteractionService:
 
     async def create(self, project: str, call: InteractionCall) -> InteractionRecord:
         record, model_call = await self._begin(project, call)
-        answer = await self.generation.generate(project, model_call)
-        self._complete(record, answer.text, answer.finished)
+        answer = await self.generation.generate(project, model_call, "interactions")
+        self._complete(record, answer.text, answer.finished, answer.calls)
         store = self._store_for(call)
         if store is not None:
             await store.put_interaction(record)
@@ -76,7 +91,7 @@ class InteractionService:
     async def stream(self, project: str, call: InteractionCall) -> InteractionStream:
         """Starts the call; errors before the model's first event are raised here."""
         record, model_call = await self._begin(project, call)
-        events = await self.generation.stream(project, model_call)
+        events = await self.generation.stream(project, model_call, "interactions")
         store = self._store_for(call)
         if store is not None:
             await store.put_interaction(record)  # GET during the stream shows it in progress
@@ -124,9 +139,18 @@ class InteractionService:
         return self.store if call.store else None
 
     async def _begin(self, project: str, call: InteractionCall) -> tuple[InteractionRecord, Call]:
-        drafts = await self._history(project, call.previous_id)
-        drafts += steps_drafts(call.steps, self.max_inline_pdf_bytes)
-        model_call = Call(call.model, drafts, call.system_instruction, call.generation_config)
+        names: dict[str, str] = {}  # function call ids -> names, so a result may name only its call
+        drafts = await self._history(project, call.previous_id, names)
+        drafts += steps_drafts(call.steps, self.max_inline_pdf_bytes, names=names)
+        model_call = Call(
+            call.model,
+            drafts,
+            call.system_instruction,
+            call.generation_config,
+            tools=call.tools,
+            tool_config=call.tool_config,
+            response_format=call.response_format,
+        )
         now = self.clock.now()
         record = InteractionRecord(
             project=project,
@@ -146,7 +170,7 @@ class InteractionService:
             record.extra["input"] = [public(step) for step in record.steps]
         return record, model_call
 
-    async def _history(self, project: str, previous: str | None) -> list[Draft]:
+    async def _history(self, project: str, previous: str | None, names: dict[str, str]) -> list[Draft]:
         """The conversation so far, from the chain of stored interactions ``previous`` names."""
         chain: list[InteractionRecord] = []
         current = previous
@@ -157,13 +181,25 @@ class InteractionService:
         drafts: list[Draft] = []
         for record in reversed(chain):
             where = f"interactions/{record.id}.steps"
-            drafts += steps_drafts(record.steps, self.max_inline_pdf_bytes, where=where)
+            drafts += steps_drafts(record.steps, self.max_inline_pdf_bytes, where=where, names=names)
         return drafts
 
-    def _complete(self, record: InteractionRecord, text: str, finished: Finished | None) -> None:
-        record.steps.append({"type": "model_output", "content": [{"type": "text", "text": text}]})
+    def _complete(
+        self,
+        record: InteractionRecord,
+        text: str,
+        finished: Finished | None,
+        calls: tuple[FunctionCall, ...] = (),
+    ) -> None:
+        """The model's steps appended: its text, then a ``function_call`` step per call (the interaction
+        then ``requires_action``: the client runs the functions and continues with their results)."""
+        if text or not calls:
+            record.steps.append({"type": "model_output", "content": [{"type": "text", "text": text}]})
+        for call in calls:
+            step = {"type": "function_call", "id": call.id or "", "name": call.name, "arguments": call.args}
+            record.steps.append(step)
         record.usage = usage_record(finished.usage if finished else Usage(0, 0))
-        record.status = "completed"
+        record.status = "requires_action" if calls else "completed"
         record.update_time = self.clock.now()
 
     async def _run(
@@ -171,17 +207,21 @@ class InteractionService:
         record: InteractionRecord,
         events: AsyncGenerator[OutputEvent, None],
         store: InteractionStore | None,
-    ) -> AsyncGenerator[TextDelta, None]:
+    ) -> AsyncGenerator[TextDelta | FunctionCalled, None]:
         texts: list[str] = []
+        calls: list[FunctionCall] = []
         finished: Finished | None = None
         try:
             async for event in events:
                 if isinstance(event, TextDelta) and event.text:
                     texts.append(event.text)
                     yield event
+                elif isinstance(event, FunctionCalled):
+                    calls.append(event.call)
+                    yield event
                 elif isinstance(event, Finished):
                     finished = event
-            self._complete(record, "".join(texts), finished)
+            self._complete(record, "".join(texts), finished, tuple(calls))
             if store is not None:
                 await store.put_interaction(record)
         except Exception:

@@ -76,5 +76,16 @@ class FileService:
             raise FileNotAccessible(file_id)
         return record
 
+    async def delete_all(self, project: str) -> int:
+        """Deletes every file of the project (an emulator reset); returns how many."""
+        deleted = 0
+        while True:
+            rows = await self.meta.list_files(project, self.clock.now(), MAX_PAGE_SIZE, None)
+            for record in rows:
+                if await self.meta.delete_file(project, record.id, self.clock.now()) is not None:
+                    deleted += 1
+            if len(rows) < MAX_PAGE_SIZE:
+                return deleted
+
     def read(self, record: FileRecord, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         return self.blobs.open(record.blob_key, start, end)

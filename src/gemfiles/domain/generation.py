@@ -17,8 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gemfiles.domain.cache_service import CachedPrefix, CacheReader
-from gemfiles.domain.calls import Draft, Finished, ModelRequest, OutputEvent, TextDelta, Usage
+from gemfiles.domain.calls import (
+    Draft,
+    Finished,
+    FunctionCall,
+    FunctionCalled,
+    FunctionCallingConfig,
+    FunctionDeclaration,
+    ModelRequest,
+    OutputEvent,
+    ResponseFormat,
+    TextDelta,
+    Usage,
+)
 from gemfiles.domain.contents import ContentResolver
+from gemfiles.domain.emulator import Emulator
 from gemfiles.domain.ports import NoTelemetry, Telemetry
 from gemfiles.domain.routing import ModelRouter, Route
 from gemfiles.errors import NotFound
@@ -33,14 +46,19 @@ class Call:
     system_instruction: str | None = None
     generation_config: dict[str, Any] = field(default_factory=dict)
     cached_content: str | None = None  # "cachedContents/{id}": its contents go before the drafts
+    tools: tuple[FunctionDeclaration, ...] = ()
+    tool_config: FunctionCallingConfig = field(default_factory=FunctionCallingConfig)
+    response_format: ResponseFormat = field(default_factory=ResponseFormat)
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A whole answer: its text and the backend's one ``Finished`` (usage, finish reason)."""
+    """A whole answer: its text, its function calls and the backend's one ``Finished`` (usage, finish
+    reason)."""
 
     text: str
     finished: Finished
+    calls: tuple[FunctionCall, ...] = ()
 
 
 class GenerationService:
@@ -50,11 +68,13 @@ class GenerationService:
         resolver: ContentResolver,
         caches: CacheReader | None = None,
         telemetry: Telemetry | None = None,
+        emulator: Emulator | None = None,
     ) -> None:
         self.router = router
         self.resolver = resolver
         self.caches = caches
         self.telemetry = telemetry or NoTelemetry()
+        self.emulator = emulator
 
     def route(self, model: str) -> Route | None:
         """The route the table gives a model id, or None (the caller words the 404 for its API)."""
@@ -68,7 +88,15 @@ class GenerationService:
         """The call with its files resolved, as a backend takes it."""
         if call.cached_content is None:
             messages = await self.resolver.resolve(project, call.drafts)
-            return ModelRequest(call.model, messages, call.system_instruction, call.generation_config)
+            return ModelRequest(
+                call.model,
+                messages,
+                call.system_instruction,
+                call.generation_config,
+                tools=call.tools,
+                tool_config=call.tool_config,
+                response_format=call.response_format,
+            )
         # The cache's contents first (their files resolved now), then the call's own.
         prefix = await self._cache_reader().prefix(project, call.cached_content, call.model)
         messages = await self.resolver.resolve(project, call.drafts)
@@ -77,6 +105,9 @@ class GenerationService:
             prefix.messages + messages,
             prefix.system_instruction,
             call.generation_config,
+            tools=call.tools,
+            tool_config=call.tool_config,
+            response_format=call.response_format,
             cached_tokens=prefix.tokens,
         )
 
@@ -84,18 +115,28 @@ class GenerationService:
         """A new cache's contents resolved (its files the caller's, unexpired, ACTIVE) and counted."""
         return await self._cache_reader().resolve(project, document)
 
-    async def generate(self, project: str, call: Call) -> Answer:
+    async def generate(self, project: str, call: Call, method: str = "generateContent") -> Answer:
         route = self._route(call.model)
         request = await self.request(project, call)
         with self._timed(route, "generate"):
-            return await collect(route.backend.generate(request))
+            return await collect(self._events(project, method, request, route))
 
-    async def stream(self, project: str, call: Call) -> AsyncGenerator[OutputEvent, None]:
+    async def stream(
+        self, project: str, call: Call, method: str = "streamGenerateContent"
+    ) -> AsyncGenerator[OutputEvent, None]:
         """The backend's events. The first is awaited before this returns, so an error before any output
         is raised here (and gets a proper status) rather than in the middle of a stream."""
         route = self._route(call.model)
         request = await self.request(project, call)
-        return await started(self._timed_stream(route, route.backend.generate(request)))
+        return await started(self._timed_stream(route, self._events(project, method, request, route)))
+
+    def _events(
+        self, project: str, method: str, request: ModelRequest, route: Route
+    ) -> AsyncIterator[OutputEvent]:
+        """A scripted rule's answer if one matches, else the routed backend's; journaled either way."""
+        if self.emulator is None:
+            return route.backend.generate(request)
+        return self.emulator.generate(project, method, request, route.backend.generate)
 
     async def count_tokens(self, project: str, call: Call) -> Usage:
         route = self._route(call.model)
@@ -144,13 +185,16 @@ class GenerationService:
 
 async def collect(events: AsyncIterator[OutputEvent]) -> Answer:
     texts: list[str] = []
+    calls: list[FunctionCall] = []
     finished: Finished | None = None
     async for event in events:
         if isinstance(event, TextDelta):
             texts.append(event.text)
+        elif isinstance(event, FunctionCalled):
+            calls.append(event.call)
         elif isinstance(event, Finished):
             finished = event
-    return Answer("".join(texts), finished or Finished(Usage(0, 0)))
+    return Answer("".join(texts), finished or Finished(Usage(0, 0)), tuple(calls))
 
 
 async def started(events: AsyncIterator[OutputEvent]) -> AsyncGenerator[OutputEvent, None]:

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 # Steps of "completed" interactions are final; "in_progress" ones are still streaming.
-FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
+# "requires_action": the model called functions; its turn is over (the client continues with the results).
+FINAL_STATUSES = frozenset({"completed", "requires_action", "failed", "cancelled", "incomplete"})
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 

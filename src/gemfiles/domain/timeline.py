@@ -2,7 +2,8 @@
 
 A step is ``{"type": "user_input" | "model_output", "content": [blocks]}`` in the wire's snake_case shape
 (``domain.interactions``); a block is text, or an image, audio, video or document given by ``uri`` or by
-base64 ``data``. Other steps (thoughts, tool calls) stay in the timeline and are not model input.
+base64 ``data``. ``function_call`` steps are model turns that call a function, ``function_result`` steps user
+turns that return its result. Other steps (thoughts, other tools) stay in the timeline, not model input.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import base64
 import binascii
 from typing import Any
 
-from gemfiles.domain.calls import Draft, DraftPart, FileRef, InlineData, Usage
+from gemfiles.domain.calls import Draft, DraftPart, FileRef, FunctionCall, FunctionResponse, InlineData, Usage
 from gemfiles.domain.mime import file_kind
 from gemfiles.errors import InvalidArgument
 
@@ -21,6 +22,7 @@ FILES_API_HINT = (
 )
 MEDIA_BLOCKS = ("image", "audio", "video", "document")
 TURN_STEPS = ("user_input", "model_output")
+FUNCTION_STEPS = ("function_call", "function_result")
 
 
 def decode_base64(data: Any, mime_type: str, where: str, max_inline_pdf_bytes: int) -> bytes:
@@ -67,10 +69,41 @@ def block_part(block: dict[str, Any], where: str, max_inline_pdf_bytes: int) -> 
     raise InvalidArgument(f"Invalid value at '{where}': a {kind} block needs a 'uri' or 'data'.")
 
 
-def steps_drafts(steps: list[dict[str, Any]], max_inline_pdf_bytes: int, where: str = "input") -> list[Draft]:
+def function_step(step: dict[str, Any], where: str, names: dict[str, str]) -> FunctionCall | FunctionResponse:
+    """A function call step, or a function result step (its name found by ``call_id`` when not given)."""
+    if step.get("type") == "function_call":
+        name, args, call_id = step.get("name"), step.get("arguments"), step.get("id")
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"Invalid value at '{where}.name': a function name is required.")
+        if isinstance(call_id, str) and call_id:
+            names[call_id] = name
+        return FunctionCall(name, args if isinstance(args, dict) else {}, call_id or None)
+    call_id = step.get("call_id")
+    call_id = call_id if isinstance(call_id, str) and call_id else None
+    name = step.get("name") or names.get(call_id or "")
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument(
+            f"Invalid value at '{where}': a function result needs a 'name' or a known 'call_id'."
+        )
+    result = step.get("result")
+    return FunctionResponse(name, result if isinstance(result, dict) else {"result": result}, call_id)
+
+
+def steps_drafts(
+    steps: list[dict[str, Any]],
+    max_inline_pdf_bytes: int,
+    where: str = "input",
+    names: dict[str, str] | None = None,
+) -> list[Draft]:
+    """The steps as turns; ``names`` (call id -> function name) carries calls over from earlier steps."""
     drafts = []
+    names = {} if names is None else names
     for i, step in enumerate(steps):
         kind = step.get("type")
+        if kind in FUNCTION_STEPS:
+            part = function_step(step, f"{where}[{i}]", names)
+            drafts.append(Draft("model" if kind == "function_call" else "user", [part]))
+            continue
         if kind not in TURN_STEPS:
             continue
         draft = Draft("model" if kind == "model_output" else "user")

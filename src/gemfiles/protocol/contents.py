@@ -1,6 +1,7 @@
 """Reading model-call requests: a size-capped body, and every shape of content the SDKs send.
 
-generateContent takes ``contents: [{role, parts: [{text} | {fileData} | {inlineData}]}]``; the Python SDK
+generateContent takes ``contents: [{role, parts: [{text} | {fileData} | {inlineData} | {functionCall} |
+{functionResponse}]}]`` (function parts: ``protocol.tools``); the Python SDK
 writes ``fileData``'s inner keys in snake_case (``file_uri``, ``mime_type``), the JS SDK in camelCase,
 curl samples use ``file_data`` (WIRE.md 10.1), so every key is read in both spellings. Interactions take
 a string, one content block, a list of blocks (JS), a list wrapped in a ``user_input`` step (Python) or a
@@ -18,7 +19,8 @@ from gemfiles.domain.calls import Draft, DraftPart, FileRef, InlineData
 from gemfiles.domain.timeline import FILES_API_HINT, MEDIA_BLOCKS, decode_base64
 from gemfiles.errors import InvalidArgument
 from gemfiles.protocol.body import read_json as body_json
-from gemfiles.protocol.wire import camel
+from gemfiles.protocol.tools import function_part
+from gemfiles.protocol.wire import get
 from gemfiles.settings import Settings
 
 _SNAKE_SPLIT = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -34,14 +36,6 @@ async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidArgument("Invalid JSON payload received. Expected an object.")
     return body
-
-
-def get(obj: Any, snake: str) -> Any:
-    """``obj[snake]`` or ``obj[camel]``: proto3 JSON accepts both spellings of a field."""
-    if not isinstance(obj, dict):
-        return None
-    value = obj.get(snake)
-    return obj.get(camel(snake)) if value is None else value
 
 
 def snake(key: str) -> str:
@@ -96,7 +90,7 @@ def part_of(part: Any, where: str, settings: Settings) -> DraftPart | None:
             get(inline, "data"), mime, f"{where}.inline_data.data", settings.max_inline_pdf_bytes
         )
         return InlineData(mime, data)
-    return None  # function calls/responses, executable code, ...: not input a backend here can use
+    return function_part(part, where)  # None for executable code and the like: not input here
 
 
 def generate_drafts(body: dict[str, Any], settings: Settings) -> list[Draft]:

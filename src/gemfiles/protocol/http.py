@@ -10,10 +10,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gemfiles.domain.faults import DropConnection
 from gemfiles.domain.ports import MetadataStore
 from gemfiles.domain.projects import key_hash, open_project
 from gemfiles.domain.upload_machine import UploadError
 from gemfiles.errors import ApiError, ApiKeyInvalid, Internal, PermissionDenied
+from gemfiles.protocol.drops import DroppedConnection
 from gemfiles.protocol.observe import note_project
 from gemfiles.settings import Settings
 
@@ -30,6 +32,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 def render_exception(exc: Exception) -> Response:
     """The one renderer of what a handler raises: an ApiError as Google's envelope, anything else as a
     logged 500 INTERNAL (never a trace)."""
+    if isinstance(exc, DropConnection):
+        return DroppedConnection(str(exc) or "a planned cut")
     if isinstance(exc, UploadError):
         return upload_error_response(exc)
     if isinstance(exc, ApiError):

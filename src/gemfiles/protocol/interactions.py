@@ -15,17 +15,27 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gemfiles.domain.calls import FunctionCalled
 from gemfiles.domain.conversations import InteractionCall, InteractionStream
+from gemfiles.domain.faults import DropConnection
 from gemfiles.domain.interactions import InteractionRecord
 from gemfiles.domain.timeline import output_steps, public
 from gemfiles.errors import ApiError, InvalidArgument
-from gemfiles.protocol.contents import content_text, get, input_steps, read_json, snake_keys
+from gemfiles.protocol.contents import content_text, input_steps, read_json, snake_keys
 from gemfiles.protocol.http import internal_error, json_response
 from gemfiles.protocol.services import model_route, services_of
 from gemfiles.protocol.sse import EventIds, sse_response
+from gemfiles.protocol.tools import (
+    call_step,
+    interaction_response_format,
+    interaction_tool_config,
+    interaction_tools,
+)
+from gemfiles.protocol.wire import get
 
 log = logging.getLogger("gemfiles.models")
 
@@ -91,14 +101,18 @@ def interaction_call(body: dict[str, Any]) -> InteractionCall:
     previous = get(body, "previous_interaction_id")
     if previous is not None and not isinstance(previous, str):
         raise InvalidArgument("Invalid value at 'previous_interaction_id': expected a string.")
+    config = snake_keys(get(body, "generation_config"), "generation_config")
     call = InteractionCall(
         model=model.removeprefix("models/"),
         steps=steps,
         previous_id=previous or None,
         system_instruction=content_text(get(body, "system_instruction"), "system_instruction"),
-        generation_config=snake_keys(get(body, "generation_config"), "generation_config"),
+        generation_config={k: v for k, v in config.items() if k != "tool_choice"},
         echo={"input": body.get("input")},
         store=body.get("store") is not False,
+        tools=interaction_tools(body),
+        tool_config=interaction_tool_config(config),
+        response_format=interaction_response_format(body),
     )
     if call.generation_config:
         call.echo["generation_config"] = get(body, "generation_config")
@@ -121,15 +135,36 @@ async def create(request: Request) -> Response:
 
 
 async def _events(stream: InteractionStream) -> AsyncIterator[bytes]:
+    """The stream of create: the text in a model_output step, each function call a step of its own (its
+    arguments in one ``arguments_delta``)."""
     emit = EventIds()
     record = stream.record
+    index, text_open = 0, False
     try:
         yield emit("interaction.created", {"interaction": head_json(record)})
-        yield emit("step.start", {"index": 0, "step": {"type": "model_output", "content": []}})
-        async for delta in stream.events:
-            yield emit("step.delta", {"index": 0, "delta": {"type": "text", "text": delta.text}})
-        yield emit("step.stop", {"index": 0})
+        async for event in stream.events:
+            if isinstance(event, FunctionCalled):
+                if text_open:
+                    yield emit("step.stop", {"index": index})
+                    index, text_open = index + 1, False
+                step = call_step(event.call)
+                yield emit("step.start", {"index": index, "step": step | {"arguments": {}}})
+                delta = {"type": "arguments_delta", "arguments": orjson.dumps(step["arguments"]).decode()}
+                yield emit("step.delta", {"index": index, "delta": delta})
+                yield emit("step.stop", {"index": index})
+                index += 1
+                continue
+            if not text_open:
+                yield emit("step.start", {"index": index, "step": {"type": "model_output", "content": []}})
+                text_open = True
+            yield emit("step.delta", {"index": index, "delta": {"type": "text", "text": event.text}})
+        if text_open or index == 0:
+            if not text_open:
+                yield emit("step.start", {"index": index, "step": {"type": "model_output", "content": []}})
+            yield emit("step.stop", {"index": index})
         yield emit("interaction.completed", {"interaction": head_json(record) | {"usage": record.usage}})
+    except DropConnection:
+        raise  # a scripted cut: the connection closes without interaction.completed
     except Exception as exc:
         error = exc if isinstance(exc, ApiError) else internal_error(exc, "backend failed mid-stream", log)
         yield emit("error", {"error": {"code": error.status, "message": error.message}})
@@ -146,11 +181,16 @@ def replay(record: InteractionRecord) -> Iterator[bytes]:
     emit = EventIds()
     yield emit("interaction.created", {"interaction": head_json(record) | {"status": "in_progress"}})
     for index, step in enumerate(output_steps(record.steps)):
+        if step.get("type") == "function_call":
+            yield emit("step.start", {"index": index, "step": step})
+            yield emit("step.stop", {"index": index})
+            continue
         yield emit("step.start", {"index": index, "step": {"type": step.get("type"), "content": []}})
         for block in step.get("content") or []:
             yield emit("step.delta", {"index": index, "delta": block})
         yield emit("step.stop", {"index": index})
-    final = "interaction.completed" if record.status == "completed" else "interaction.status_update"
+    done = record.status in ("completed", "requires_action")
+    final = "interaction.completed" if done else "interaction.status_update"
     if final == "interaction.completed":
         yield emit(final, {"interaction": head_json(record) | {"usage": record.usage}})
     else:

@@ -16,14 +16,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gemfiles.domain.calls import Draft, Finished, OutputEvent, TextDelta, Usage
+from gemfiles.domain.calls import Draft, Finished, FunctionCall, FunctionCalled, OutputEvent, TextDelta, Usage
+from gemfiles.domain.faults import DropConnection
 from gemfiles.domain.generation import Call
 from gemfiles.errors import ApiError, InvalidArgument, NotFound
 from gemfiles.protocol import batches
-from gemfiles.protocol.contents import content_text, generate_drafts, get, read_json, snake_keys
+from gemfiles.protocol.contents import content_text, generate_drafts, read_json, snake_keys
 from gemfiles.protocol.http import internal_error, json_response
 from gemfiles.protocol.services import Services, model_route, services_of
 from gemfiles.protocol.sse import sse_data, sse_response
+from gemfiles.protocol.tools import call_part, calling_config, function_declarations, response_format
+from gemfiles.protocol.wire import get
 from gemfiles.settings import Settings
 
 log = logging.getLogger("gemfiles.models")
@@ -136,12 +139,16 @@ def call_of(body: dict[str, Any], settings: Settings, model: str) -> Call:
             raise InvalidArgument("Invalid value at 'cached_content': expected a string.")
         if any(get(body, key) is not None for key in ("system_instruction", "tools", "tool_config")):
             raise InvalidArgument(_SYSTEM_WITH_CACHE)
+    config = snake_keys(get(body, "generation_config"), "generation_config")
     return Call(
         model=model,
         drafts=generate_drafts(body, settings),
         system_instruction=content_text(get(body, "system_instruction"), "system_instruction"),
-        generation_config=snake_keys(get(body, "generation_config"), "generation_config"),
+        generation_config=config,
         cached_content=cached,
+        tools=function_declarations(body),
+        tool_config=calling_config(body),
+        response_format=response_format(config),
     )
 
 
@@ -174,10 +181,17 @@ def usage_metadata(usage: Usage) -> dict[str, Any]:
 
 
 def response_json(
-    text: str, model: str, response_id: str, finished: Finished | None = None
+    text: str,
+    model: str,
+    response_id: str,
+    finished: Finished | None = None,
+    calls: tuple[FunctionCall, ...] = (),
 ) -> dict[str, Any]:
-    """A GenerateContentResponse; never a continuationToken (the Python SDK would follow it, WIRE.md 10.2)."""
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
+    """A GenerateContentResponse; never a continuationToken (the Python SDK would follow it, WIRE.md 10.2).
+    Function calls are ``functionCall`` parts after the text (a text part only when there is text)."""
+    parts: list[dict[str, Any]] = [{"text": text}] if text or not calls else []
+    parts.extend(call_part(call) for call in calls)
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
     if finished is not None:
         candidate["finishReason"] = finished.finish_reason
     candidate["index"] = 0
@@ -193,7 +207,7 @@ def response_json(
 
 async def generate_content(request: Request, services: Services, project: str, model: str) -> Response:
     answer = await services.generation.generate(project, await _call(request, services, model))
-    return json_response(response_json(answer.text, model, new_response_id(), answer.finished))
+    return json_response(response_json(answer.text, model, new_response_id(), answer.finished, answer.calls))
 
 
 async def stream_generate_content(request: Request, services: Services, project: str, model: str) -> Response:
@@ -207,9 +221,13 @@ async def _chunks(events: AsyncIterator[OutputEvent], model: str, response_id: s
             if isinstance(event, TextDelta):
                 if event.text:
                     yield sse_data(response_json(event.text, model, response_id))
+            elif isinstance(event, FunctionCalled):
+                yield sse_data(response_json("", model, response_id, calls=(event.call,)))
             elif isinstance(event, Finished):
                 # The last chunk carries finishReason and the usage, as Google's does.
                 yield sse_data(response_json("", model, response_id, event))
+    except DropConnection:
+        raise  # a scripted cut: the connection closes without the terminating chunk
     except Exception as exc:
         error = exc if isinstance(exc, ApiError) else internal_error(exc, "backend failed mid-stream", log)
         yield sse_data(error.body())  # an in-stream error chunk: the JS SDK raises ApiError on it

@@ -14,7 +14,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import admin, batches, caches, faults, files, interactions, internal, models, uploads
+from gemfiles.protocol import (
+    admin,
+    batches,
+    caches,
+    emulator,
+    faults,
+    files,
+    interactions,
+    internal,
+    models,
+    uploads,
+)
 from gemfiles.protocol.http import error_response, json_response, render_exception
 
 # The Python SDK uses v1; the JS SDK (3.x) defaults to v1 too and builds upload/{version}/files from it; the
@@ -94,6 +105,16 @@ def internal_routes() -> list[BaseRoute]:
         Route("/_internal/faults", api(faults.faults), methods=["GET", "PUT", "POST", "DELETE"]),
         Route("/metrics", api(admin.metrics), methods=["GET"]),
         *admin_routes(),
+        *emulator_routes(),
+    ]
+
+
+def emulator_routes() -> list[BaseRoute]:
+    """The emulator's controls (protocol/emulator.py): 404 unless GEMFILES_EMULATOR_CONTROLS is on."""
+    return [
+        Route("/_internal/rules", api(emulator.rules), methods=["GET", "PUT", "POST"]),
+        Route("/_internal/journal", api(emulator.journal), methods=["GET", "DELETE"]),
+        Route("/_internal/reset", api(emulator.reset), methods=["POST"]),
     ]
 
 

@@ -10,6 +10,7 @@ from gemfiles.domain.batch_service import BatchService
 from gemfiles.domain.cache_service import CacheService
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.conversations import InteractionService
+from gemfiles.domain.emulator import Emulator
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
 from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
@@ -40,6 +41,7 @@ class Services:
     telemetry: ServerTelemetry | None = None
     batches: BatchService | None = None  # None without a SQL metadata store
     caches: CacheService | None = None
+    emulator: Emulator | None = None
     ready: bool = False
 
 

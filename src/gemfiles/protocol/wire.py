@@ -64,6 +64,14 @@ def camel(key: str) -> str:
     return _SNAKE.sub(lambda m: m.group(1).upper(), key)
 
 
+def get(obj: Any, snake: str) -> Any:
+    """``obj[snake]`` or ``obj[camel]``: proto3 JSON accepts both spellings of a field."""
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get(snake)
+    return obj.get(camel(snake)) if value is None else value
+
+
 def normalize_keys(value: Any) -> Any:
     """snake_case keys -> lowerCamel, recursively, so one code path reads both spellings."""
     if isinstance(value, dict):
