@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -76,8 +77,11 @@ class TortureClient:
         violations: Violations,
         *,
         big_files: bool = True,
+        kills: Callable[[], int] = lambda: 0,
     ) -> None:
         self.index = index
+        self.kills = kills  # how many kills the controller has begun: a lost reply needs one
+        self._kills_at_step = 0
         self.rng = random.Random(seed * 1000 + index)
         self.ledger = Ledger(key=f"torture-{seed}-{index}-{uuid.uuid4().hex[:6]}")
         self.base_url = base_url
@@ -99,6 +103,11 @@ class TortureClient:
             reply = httpx.request(method, url, timeout=60, **kwargs)
         except httpx.TransportError as exc:
             self.counters.lost += 1
+            if self.kills() == self._kills_at_step:  # read before any URL of this step was chosen
+                self.violations.add(
+                    f"client {self.index}: {method} {url} failed with no kill (kills {self._kills_at_step}, "
+                    f"t {time.monotonic():.2f}): {exc!r}"
+                )
             raise Lost(f"{type(exc).__name__}: {exc}") from None
         if reply.status_code >= 500 and reply.status_code != 503:
             self.violations.add(
@@ -130,13 +139,9 @@ class TortureClient:
                 continue
             try:
                 self.step()
-            except Lost as exc:
-                if self.may_run.is_set() and not self.stop.is_set():
-                    # No kill is under way: a request failed in transport while the server was up.
-                    time.sleep(0.2)
-                    if self.may_run.is_set():
-                        self.violations.add(f"client {self.index}: a request failed with no kill: {exc}")
-                # Wait for the controller to bring the server back and check it.
+            except Lost:
+                # Its server was killed. Alone, it waits for the controller to restart and check it;
+                # with replicas, the next request goes to one that is alive.
                 self.paused.set()
                 while not self.stop.is_set() and not self.may_run.wait(0.1):
                     pass
@@ -146,6 +151,7 @@ class TortureClient:
         self.paused.set()
 
     def step(self) -> None:
+        self._kills_at_step = self.kills()
         if self.session is not None:
             self._continue_upload(self.session)
             return
@@ -199,7 +205,14 @@ class TortureClient:
             "X-Goog-Upload-Offset": str(start),
             "Content-Type": "application/json",  # what the Python SDK sends with chunk bytes
         }
-        return self._request("POST", session.url, content=session.data[start:end], headers=headers)
+        return self._request(
+            "POST", self._upload_url(session), content=session.data[start:end], headers=headers
+        )
+
+    def _upload_url(self, session: Session) -> str:
+        """The session's URL on a live server: replicas share the sessions, any of them takes the chunk."""
+        parts = urlsplit(session.url)
+        return self.base_url() + parts.path + "?" + parts.query
 
     def _continue_upload(self, session: Session) -> None:
         if session.unknown is not None:
@@ -280,7 +293,7 @@ class TortureClient:
             )
 
     def _send_command(self, session: Session, command: str) -> httpx.Response:
-        return self._request("POST", session.url, headers={"X-Goog-Upload-Command": command})
+        return self._request("POST", self._upload_url(session), headers={"X-Goog-Upload-Command": command})
 
     def _resolve_by_query(self, session: Session) -> None:
         """After a lost reply: the offset ``query`` reports is where the upload goes on (and must be one of

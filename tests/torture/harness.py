@@ -112,7 +112,14 @@ class Torture:
         self.check_figures = CheckFigures()
         self.down: set[int] = set()
         self.clients = [
-            TortureClient(i, self._live_url, seed, self.violations, big_files=big_files)
+            TortureClient(
+                i,
+                self._live_url,
+                seed,
+                self.violations,
+                big_files=big_files,
+                kills=lambda: self.figures.kills,
+            )
             for i in range(clients)
         ]
 
@@ -165,8 +172,8 @@ class Torture:
             self._hold_clients()
         else:
             self.down.add(victim)  # new requests go to the other replicas while this one is down
+        self.figures.kills += 1  # before the kill: every reply lost from now on has a cause
         self.servers[victim].kill()
-        self.figures.kills += 1
         if len(self.servers) > 1:
             # The others keep serving for a moment with one replica dead, then the clients are held.
             time.sleep(self.rng.uniform(0.1, 0.5))
@@ -230,26 +237,26 @@ class Torture:
                 check_usage(http, client.ledger, listed, self.violations, exact=True)
             self.figures.files_at_end = total
             self.figures.invariant_checks = self.check_figures.checks
+            orphans: list[str] = []
             if self.blob_root is not None:
-                self._orphans(http, total)
-
-    def _orphans(self, http: httpx.Client, total: int) -> None:
-        assert self.blob_root is not None
-        objects = object_dirs(self.blob_root)
-        uploads = [f for f in blob_files(self.blob_root) if f.startswith("uploads/")]
-        orphans: list[str] = []
-        if len(objects) != total:
-            orphans.append(f"{len(objects)} object folders under objects/ for {total} files")
-        orphans += [f"uploads/ still holds {f} with no live session" for f in uploads]
-        # Delete everything: then no byte may stay behind at all.
-        for client in self.clients:
-            for name in list_all(http, client.ledger.key):
-                http.delete(f"/v1beta/{name}", headers={"x-goog-api-key": client.ledger.key})
-                client.ledger.files[name].fate = "deleted"
-        assert http.post("/_internal/sweep").status_code == 200
-        left = blob_files(self.blob_root)
-        orphans += [f"after deleting every file and sweeping: {f}" for f in left]
-        self.figures.orphans_after_sweep = orphans
+                objects = object_dirs(self.blob_root)
+                uploads = [f for f in blob_files(self.blob_root) if f.startswith("uploads/")]
+                if len(objects) != total:
+                    orphans.append(f"{len(objects)} object folders under objects/ for {total} files")
+                orphans += [f"uploads/ still holds {f} with no live session" for f in uploads]
+            # Delete everything: then no byte may stay behind at all.
+            for client in self.clients:
+                for name in list_all(http, client.ledger.key):
+                    reply = http.delete(f"/v1beta/{name}", headers={"x-goog-api-key": client.ledger.key})
+                    assert reply.status_code == 200, reply.text
+                    client.ledger.files[name].fate = "deleted"
+            assert http.post("/_internal/sweep").status_code == 200
+            for client in self.clients:
+                check_usage(http, client.ledger, {}, self.violations, exact=True)
+            if self.blob_root is not None:
+                left = blob_files(self.blob_root)
+                orphans += [f"after deleting every file and sweeping: {f}" for f in left]
+            self.figures.orphans_after_sweep = orphans
 
     def _collect(self) -> None:
         f = self.figures

@@ -84,3 +84,43 @@ def test_sweep_removes_blobs_a_crash_left_without_metadata(
         server.stop()
     reliability_report["orphan scrub"] = {"orphans left after sweep": sorted(left)}
     assert not left, f"orphan bytes left after a restart and a sweep: {sorted(left)}"
+
+
+REPLICA_QUICK_KILLS, REPLICA_LONG_KILLS = 8, 200
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_replica_killed_at_random_while_the_other_serves_loses_nothing(
+    tmp_path: Path, torture_seed: int, torture_mode: str, reliability_report: dict[str, Any]
+) -> None:
+    """Two replicas on one PostgreSQL database and one S3 prefix (SeaweedFS); each cycle kills one of them
+    with SIGKILL while the clients go on against the other, then restarts it. The clients send each request
+    to a live replica at random (upload URLs included: sessions are shared)."""
+    from tests.e2e.replicated import pg_s3_env
+    from tests.e2e.services import shared_seaweedfs
+
+    kills = REPLICA_LONG_KILLS if torture_mode == "long" else REPLICA_QUICK_KILLS
+    env = {**pg_s3_env(), **TORTURE_ENV}
+    replicas = [LiveServer(tmp_path / f"replica{i}", env) for i in range(2)]
+    for replica in replicas:
+        replica.start()
+    try:
+        torture = Torture(replicas, seed=torture_seed, kills=kills, clients=4, blob_root=None)
+        figures = torture.run()
+        bucket, _, prefix = env["GEMFILES_BLOB_URL"].removeprefix("s3://").partition("/")
+        seaweed = shared_seaweedfs()
+        # Every file was deleted and swept at the end: whatever the bucket still holds is orphan bytes.
+        left = seaweed.keys(bucket, prefix) + seaweed.pending_uploads(bucket, prefix)
+    finally:
+        for replica in replicas:
+            replica.stop()
+    section = {
+        **dataclasses.asdict(figures),
+        "s3_orphans_after_sweep": left[:20],
+        "violations": torture.violations.items[:50],
+    }
+    reliability_report["crash torture (2 replicas, PostgreSQL + S3)"] = section
+    print(f"replicated crash torture: {section}")
+    assert not torture.violations.items, "\n".join(torture.violations.items[:30]) + f"\nseed {torture_seed}"
+    assert figures.kills == kills
