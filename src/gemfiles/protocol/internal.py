@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gemfiles.domain.clock import OffsetClock
-from gemfiles.errors import FailedPrecondition, NotFound, Unavailable
+from gemfiles.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gemfiles.protocol.http import json_response
 from gemfiles.protocol.services import Services
 from gemfiles.protocol.wire import parse_json_body
@@ -42,12 +42,14 @@ async def clock(request: Request) -> Response:
     services = _controls(request)
     if request.method == "POST":
         body = parse_json_body(await request.body())
+        if not isinstance(body, dict):
+            raise InvalidArgument('Invalid JSON payload received. Expected an object: {"advance": "49h"}.')
         if not isinstance(services.clock, OffsetClock):
             raise FailedPrecondition("This server's clock cannot be moved.")
         try:
             services.clock.advance(parse_duration(body.get("advance", "0s")))
-        except ValueError as exc:
-            raise FailedPrecondition(str(exc)) from None
+        except (ValueError, OverflowError) as exc:
+            raise FailedPrecondition(f"Cannot advance the clock by {body.get('advance')!r}: {exc}") from None
     return json_response({"now": services.clock.now().isoformat()})
 
 
