@@ -77,6 +77,7 @@ class TortureClient:
         violations: Violations,
         *,
         big_files: bool = True,
+        max_files: int | None = None,
         kills: Callable[[], int] = lambda: 0,
     ) -> None:
         self.index = index
@@ -88,6 +89,7 @@ class TortureClient:
         self.violations = violations
         self.counters = Counters()
         self.big_files = big_files
+        self.max_files = max_files  # a soak keeps each project's files under this by deleting
         self.session: Session | None = None
         self.stop = threading.Event()
         self.paused = threading.Event()  # set by the client when it is idle and may be checked
@@ -157,7 +159,9 @@ class TortureClient:
             return
         roll = self.rng.random()
         acked = [n for n, e in self.ledger.files.items() if e.fate == "acked"]
-        if roll < 0.45:
+        if self.max_files is not None and len(acked) > self.max_files:
+            self._delete(self.rng.choice(acked))
+        elif roll < 0.45:
             self._start_resumable()
         elif roll < 0.58:
             self._one_shot(multipart=True)

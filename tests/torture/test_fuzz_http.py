@@ -38,7 +38,7 @@ from tests.torture.ledger import (
     sha256_hash,
 )
 
-QUICK_CASES, LONG_CASES = 300, 5000
+QUICK_CASES, LONG_CASES = 300, 20000
 TIMEOUT = 15.0
 FUZZ_KEY = "fuzz-project"
 REFERENCE_KEY = "fuzz-reference"
