@@ -4,6 +4,7 @@ every restart (tests/torture/ledger.py says which). See docs/reliability.md."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,16 @@ from tests.torture.harness import TORTURE_ENV, Torture, blob_files
 QUICK_KILLS, LONG_KILLS = 20, 200
 
 
+def kills_for(mode: str, quick: int, long: int) -> int:
+    """GEMFILES_TORTURE_KILLS overrides the mode's count (a longer or shorter run without a new mode)."""
+    override = os.environ.get("GEMFILES_TORTURE_KILLS")
+    return int(override) if override else (long if mode == "long" else quick)
+
+
 def test_server_killed_at_random_loses_nothing_acknowledged(
     tmp_path: Path, torture_seed: int, torture_mode: str, reliability_report: dict[str, Any]
 ) -> None:
-    kills = LONG_KILLS if torture_mode == "long" else QUICK_KILLS
+    kills = kills_for(torture_mode, QUICK_KILLS, LONG_KILLS)
     server = LiveServer(tmp_path / "data", TORTURE_ENV)
     server.start()
     try:
@@ -100,7 +107,7 @@ def test_replica_killed_at_random_while_the_other_serves_loses_nothing(
     from tests.e2e.replicated import pg_s3_env
     from tests.e2e.services import shared_seaweedfs
 
-    kills = REPLICA_LONG_KILLS if torture_mode == "long" else REPLICA_QUICK_KILLS
+    kills = kills_for(torture_mode, REPLICA_QUICK_KILLS, REPLICA_LONG_KILLS)
     env = {**pg_s3_env(), **TORTURE_ENV}
     replicas = [LiveServer(tmp_path / f"replica{i}", env) for i in range(2)]
     for replica in replicas:

@@ -240,7 +240,7 @@ def test_server_keeps_serving_others_while_slow_clients_hold_connections(
         "others served": len(latencies),
         "slowest upload + list (s)": round(max(latencies), 3),
     }
-    assert max(latencies) < 2.0
+    assert max(latencies) < 5.0  # generous: the machine is shared; held connections would make it 10 s+
 
 
 @pytest.mark.xfail(

@@ -345,4 +345,4 @@ def test_s3_stalling_holds_only_the_requests_that_need_it_and_nothing_is_lost(
         "upload finished after (s)": round(result["seconds"], 2),
         "10 lists during the stall took (s)": round(others, 3),
     }
-    assert others < 2.0
+    assert others < 5.0  # blocked behind the stall, they would wait for its end, which comes after them
