@@ -97,10 +97,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The long mode runs for hours (200 kills, 30-minute soaks): lift the suite's 300 s per-test limit."""
+    """The long mode runs for hours (200 kills, 30-minute soaks), as may a run with GEMFILES_TORTURE_KILLS:
+    lift the suite's 300 s per-test limit."""
     mode = config.getoption("--torture-mode", None) or os.environ.get("GEMFILES_TORTURE_MODE", "quick")
     minutes = config.getoption("--soak-minutes", None)
-    if mode == "long" or minutes is not None:
+    if mode == "long" or minutes is not None or os.environ.get("GEMFILES_TORTURE_KILLS"):
         limit = 4 * 3600 + int(float(minutes or 0) * 60)
         for item in items:
             if "tests/torture/" in item.nodeid:

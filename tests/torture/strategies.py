@@ -38,9 +38,15 @@ SCALARS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     TEXT,
 )
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4)
+
+
 JSON_VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    _containers,
     max_leaves=12,
 )
 PART = st.fixed_dictionaries(
