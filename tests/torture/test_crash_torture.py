@@ -50,9 +50,9 @@ def test_server_killed_at_random_loses_nothing_acknowledged(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="no scrub of orphan blobs: the server never removes bytes that no metadata points at "
-    "(a crash between the store's complete_upload and the file's commit, a part file cut off by a "
-    "crash in an upload folder whose session is gone); issue 11 asks for a startup and periodic scrub",
+    reason="no scrub of orphan blobs: nothing removes bytes that no metadata points at. A crash between the "
+    "store's complete_upload and the file's commit leaves the object; the session's later cancel or expiry "
+    "aborts only the upload (abort_upload), never that object. Issue 11 asks for a startup and periodic scrub",
 )
 def test_sweep_removes_blobs_a_crash_left_without_metadata(
     tmp_path: Path, torture_seed: int, reliability_report: dict[str, Any]
