@@ -71,7 +71,12 @@ def _summary(report: dict[str, Any]) -> str:
         elif "faults" in section:
             parts.append(f"{name}: {section['faults']} faults")
         elif "minutes" in section:
-            parts.append(f"{name}: {section['minutes']} min, RSS {section.get('rss_mib')} MiB")
+            rss, fds = section.get("rss_mib", {}), section.get("fds", {})
+            parts.append(
+                f"{name}: {section['minutes']} min, RSS max {rss.get('first_third_max')} -> "
+                f"{rss.get('last_third_max')} MiB (first -> last third), fds {fds.get('first_third_max')} -> "
+                f"{fds.get('last_third_max')}"
+            )
     return "reliability: " + "; ".join(parts)
 
 
