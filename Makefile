@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 JSDIR  := tests/conformance/js
 
-.PHONY: serve test bench lint typecheck clean venv
+.PHONY: serve test bench torture soak lint typecheck clean venv
 
 venv: $(STAMP)
 
@@ -37,6 +37,18 @@ test: $(STAMP) $(JSDIR)/node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	$(BIN)/python -m pytest -p tests.e2e.replicas_plugin $(REPLICA_TESTS) -q || status=$$?; \
 	exit $$status
+
+# The reliability harness in its long mode (docs/reliability.md): >= 200 SIGKILLs on the embedded default and
+# on two PostgreSQL + S3 replicas, more fuzz cases, the resource faults. `make test` runs its quick mode.
+# Replay a run with TORTURE_SEED=<seed printed by the run>.
+TORTURE_ARGS := --torture-mode=long $(if $(TORTURE_SEED),--torture-seed=$(TORTURE_SEED))
+
+torture: $(STAMP)
+	$(BIN)/pytest tests/torture -k "not soak" -p no:cacheprovider $(TORTURE_ARGS) $(PYTEST_ARGS)
+
+# Mixed traffic for 30 minutes (SOAK_MINUTES=...), RSS, file descriptors and PostgreSQL connections sampled.
+soak: $(STAMP)
+	$(BIN)/pytest tests/torture -k soak -p no:cacheprovider $(TORTURE_ARGS) --soak-minutes=$(or $(SOAK_MINUTES),30) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -39,3 +39,22 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 def api_key() -> str:
     """A fresh key: in the default open auth mode, a fresh project."""
     return f"test-{uuid.uuid4().hex}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("torture", "reliability harness (tests/torture, docs/reliability.md)")
+    group.addoption(
+        "--torture-seed",
+        type=int,
+        default=None,
+        help="seed of the torture runs' random choices (default: GEMFILES_TORTURE_SEED, else random)",
+    )
+    group.addoption(
+        "--torture-mode",
+        choices=["quick", "long"],
+        default=None,
+        help="quick (make test) or long (make torture, make soak); default: GEMFILES_TORTURE_MODE or quick",
+    )
+    group.addoption(
+        "--soak-minutes", type=float, default=None, help="soak duration (default 1 quick, 30 long)"
+    )

@@ -30,7 +30,11 @@ class OffsetClock:
         if delta < timedelta(0):
             raise ValueError("the clock only moves forward")
         with self._lock:
-            self._offset += delta
+            offset = self._offset + delta
+            (
+                datetime.now(UTC) + offset
+            )  # OverflowError if "now" would leave the calendar: keep the clock usable
+            self._offset = offset
         return self.now()
 
     @property

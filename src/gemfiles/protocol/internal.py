@@ -46,8 +46,8 @@ async def clock(request: Request) -> Response:
             raise FailedPrecondition("This server's clock cannot be moved.")
         try:
             services.clock.advance(parse_duration(body.get("advance", "0s")))
-        except ValueError as exc:
-            raise FailedPrecondition(str(exc)) from None
+        except (ValueError, OverflowError) as exc:
+            raise FailedPrecondition(f"Cannot advance the clock by {body.get('advance')!r}: {exc}") from None
     return json_response({"now": services.clock.now().isoformat()})
 
 

@@ -1,0 +1,285 @@
+"""The crash-torture controller: clients run, the server is killed at a random moment and restarted on the
+same data, the clients are held while every invariant is checked, then they go on.
+
+Black-box: only HTTP and the data directory's blob folders are looked at (for orphan bytes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from tests.torture.clients import TortureClient
+from tests.torture.ledger import CheckFigures, Violations, check_ledger, check_usage, list_all
+
+TORTURE_ENV = {
+    "GEMFILES_ALLOW_DOWNLOAD": "true",
+    "GEMFILES_EMULATOR_CONTROLS": "true",
+    "GEMFILES_FILE_TTL": "30d",
+    "GEMFILES_UPLOAD_SESSION_TTL": "1d",
+}
+
+
+class Killable(Protocol):
+    url: str
+
+    def kill(self) -> None: ...
+
+    def start(self, timeout: float = 30.0) -> Any: ...
+
+
+@dataclass
+class TortureFigures:
+    seed: int = 0
+    kills: int = 0
+    restarts: int = 0
+    invariant_checks: int = 0
+    files_verified: int = 0
+    bytes_verified: int = 0
+    requests: int = 0
+    lost_replies: int = 0
+    uploads_acknowledged: int = 0
+    resent_chunks: int = 0
+    resumed_after_query: int = 0
+    cancels: int = 0
+    deletes: int = 0
+    model_calls: int = 0
+    files_at_end: int = 0
+    orphans_after_sweep: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def wait_healthy(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/_internal/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not become healthy")
+
+
+def blob_files(blob_root: Path) -> list[str]:
+    """Every file under the local blob store's root, relative to it."""
+    if not blob_root.exists():
+        return []
+    return sorted(str(p.relative_to(blob_root)) for p in blob_root.rglob("*") if p.is_file())
+
+
+def object_dirs(blob_root: Path) -> list[str]:
+    """``objects/<k[:2]>/<key>``: one folder per stored object (localdisk.py's layout)."""
+    objects = blob_root / "objects"
+    if not objects.exists():
+        return []
+    return sorted(str(p.relative_to(blob_root)) for p in objects.glob("*/*") if p.is_dir())
+
+
+class Torture:
+    """Runs ``kills`` kill/restart cycles with ``clients`` concurrent clients against ``servers``.
+
+    ``servers``: one (the embedded default) or several replicas on shared stores; each cycle kills one of
+    them at random while the others keep serving. ``blob_root``: the local blob store's root, or None
+    when the blobs are not on this machine's disk.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[Killable],
+        *,
+        seed: int,
+        kills: int,
+        clients: int,
+        blob_root: Path | None,
+        pause: tuple[float, float] = (0.3, 1.2),
+        big_files: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.servers = list(servers)
+        self.rng = random.Random(seed)
+        self.kills = kills
+        self.blob_root = blob_root
+        self.pause = pause
+        self.log = log
+        self.violations = Violations()
+        self.figures = TortureFigures(seed=seed)
+        self.check_figures = CheckFigures()
+        self.down: set[int] = set()
+        self.clients = [
+            TortureClient(
+                i,
+                self._live_url,
+                seed,
+                self.violations,
+                big_files=big_files,
+                kills=lambda: self.figures.kills,
+            )
+            for i in range(clients)
+        ]
+
+    def _live_url(self) -> str:
+        live = [s for i, s in enumerate(self.servers) if i not in self.down] or self.servers
+        return self.rng.choice(live).url
+
+    @property
+    def url(self) -> str:
+        return self._live_url()
+
+    # the run ----------------------------------------------------------------------------------------
+    def run(self) -> TortureFigures:
+        began = time.monotonic()
+        for client in self.clients:
+            client.thread.start()
+        try:
+            for cycle in range(self.kills):
+                time.sleep(self.rng.uniform(*self.pause))
+                self._cycle(cycle)
+                if self.violations.items:
+                    break
+        finally:
+            for client in self.clients:
+                client.stop.set()
+                client.may_run.set()
+            for client in self.clients:
+                client.thread.join(120)
+        if not self.violations.items:
+            self._final_checks()
+        self._collect()
+        self.figures.seconds = round(time.monotonic() - began, 1)
+        return self.figures
+
+    def _hold_clients(self) -> None:
+        for client in self.clients:
+            client.may_run.clear()
+
+    def _wait_paused(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(c.paused.is_set() or not c.thread.is_alive() for c in self.clients):
+            if time.monotonic() > deadline:
+                stuck = [c.index for c in self.clients if not c.paused.is_set()]
+                raise AssertionError(f"clients {stuck} did not pause within {timeout}s (a hung request?)")
+            time.sleep(0.01)
+
+    def _cycle(self, cycle: int) -> None:
+        victim = self.rng.randrange(len(self.servers))
+        if len(self.servers) == 1:
+            self._hold_clients()
+        else:
+            self.down.add(victim)  # new requests go to the other replicas while this one is down
+        self.figures.kills += 1  # before the kill: every reply lost from now on has a cause
+        self.servers[victim].kill()
+        if len(self.servers) > 1:
+            # The others keep serving for a moment with one replica dead, then the clients are held.
+            time.sleep(self.rng.uniform(0.1, 0.5))
+            self._hold_clients()
+        self._wait_paused()
+        self.servers[victim].start()
+        self.down.discard(victim)
+        self.figures.restarts += 1
+        wait_healthy(self.servers[victim].url)
+        self._check_all(settle=True)
+        for client in self.clients:
+            client.may_run.set()
+
+    def _check_all(self, *, settle: bool) -> None:
+        with httpx.Client(base_url=self.url, timeout=60) as http:
+            for client in self.clients:
+                check_ledger(
+                    http,
+                    client.ledger,
+                    self.violations,
+                    self.check_figures,
+                    self.rng,
+                    settle=settle,
+                    usage=True,
+                )
+            if self.blob_root is not None:
+                files = sum(len(list_all(http, c.ledger.key)) for c in self.clients)
+                objects = object_dirs(self.blob_root)
+                if len(objects) < files:
+                    self.violations.add(f"{len(objects)} object folders for {files} listed files")
+
+    # the end ----------------------------------------------------------------------------------------
+    def _final_checks(self) -> None:
+        """Every session ended (finished or cancelled), hidden ones expired by moving the clock past the
+        session TTL, swept: usage is exact and the blob store holds the listed files' bytes and no more."""
+        with httpx.Client(base_url=self.url, timeout=60) as http:
+            for client in self.clients:
+                session = client.session
+                if session is not None:
+                    client._cancel(session) if session.unknown is None else client._resolve_by_query(session)
+                    if client.session is not None:
+                        client._cancel(client.session)
+            for client in self.clients:
+                check_ledger(
+                    http,
+                    client.ledger,
+                    self.violations,
+                    self.check_figures,
+                    self.rng,
+                    settle=True,
+                    usage=False,
+                )
+            for server in self.servers:  # each replica has its own clock offset
+                reply = httpx.post(f"{server.url}/_internal/clock", json={"advance": "2d"}, timeout=10)
+                assert reply.status_code == 200, reply.text
+            assert http.post("/_internal/sweep").status_code == 200
+            total = 0
+            for client in self.clients:
+                listed = list_all(http, client.ledger.key)
+                total += len(listed)
+                check_usage(http, client.ledger, listed, self.violations, exact=True)
+            self.figures.files_at_end = total
+            self.figures.invariant_checks = self.check_figures.checks
+            orphans: list[str] = []
+            if self.blob_root is not None:
+                objects = object_dirs(self.blob_root)
+                uploads = [f for f in blob_files(self.blob_root) if f.startswith("uploads/")]
+                if len(objects) != total:
+                    orphans.append(f"{len(objects)} object folders under objects/ for {total} files")
+                orphans += [f"uploads/ still holds {f} with no live session" for f in uploads]
+            # Delete everything: then no byte may stay behind at all.
+            for client in self.clients:
+                for name in list_all(http, client.ledger.key):
+                    reply = http.delete(f"/v1beta/{name}", headers={"x-goog-api-key": client.ledger.key})
+                    assert reply.status_code == 200, reply.text
+                    client.ledger.files[name].fate = "deleted"
+            assert http.post("/_internal/sweep").status_code == 200
+            for client in self.clients:
+                check_usage(http, client.ledger, {}, self.violations, exact=True)
+            if self.blob_root is not None:
+                left = blob_files(self.blob_root)
+                orphans += [f"after deleting every file and sweeping: {f}" for f in left]
+            self.figures.orphans_after_sweep = orphans
+
+    def _collect(self) -> None:
+        f = self.figures
+        f.invariant_checks = self.check_figures.checks
+        f.files_verified = self.check_figures.files_verified
+        f.bytes_verified = self.check_figures.bytes_verified
+        for client in self.clients:
+            c = client.counters
+            f.requests += c.requests
+            f.lost_replies += c.lost
+            f.uploads_acknowledged += c.uploads_acked
+            f.resent_chunks += c.resent_chunks
+            f.resumed_after_query += c.resumed_after_query
+            f.cancels += c.cancels
+            f.deletes += c.deletes
+            f.model_calls += c.model_calls
+
+
+@contextlib.contextmanager
+def running(servers: Sequence[Killable]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for server in servers:
+            with contextlib.suppress(Exception):
+                server.stop()  # type: ignore[attr-defined]
