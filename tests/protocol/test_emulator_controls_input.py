@@ -18,7 +18,7 @@ def test_clock_advance_with_a_body_that_is_not_an_object_is_refused(
     assert reply.status_code == 400, reply.text
     assert reply.json()["error"] == {
         "code": 400,
-        "message": 'Invalid JSON payload received. Expected an object.',
+        "message": "Invalid JSON payload received. Expected an object.",
         "status": "INVALID_ARGUMENT",
     }
 
