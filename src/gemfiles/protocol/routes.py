@@ -14,7 +14,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gemfiles.errors import ApiError, NotFound, error_body
-from gemfiles.protocol import admin, batches, caches, files, interactions, internal, models, uploads
+from gemfiles.protocol import (
+    admin,
+    batches,
+    caches,
+    console,
+    console_api,
+    files,
+    interactions,
+    internal,
+    models,
+    uploads,
+)
 from gemfiles.protocol.http import error_response, json_response, render_exception
 
 # The Python SDK uses v1; the JS SDK (3.x) defaults to v1 too and builds upload/{version}/files from it; the
@@ -106,6 +117,23 @@ def admin_routes() -> list[BaseRoute]:
         Route(f"{prefix}/usage", api(admin.usage), methods=["GET"]),
         Route(f"{prefix}/keys", api(admin.keys), methods=["GET", "POST"]),
         Route(f"{prefix}/keys/{{prefix}}", api(admin.key), methods=["DELETE"]),
+        *console_routes(prefix),
+    ]
+
+
+def console_routes(prefix: str) -> list[BaseRoute]:
+    """The console's page (``/console``) and the admin JSON it reads (protocol/console_api.py)."""
+    file = f"{prefix}/projects/{{project}}/files/{{file}}"
+    return [
+        Route("/console", api(console.page), methods=["GET"]),
+        Route("/console/{asset}", api(console.page), methods=["GET"]),
+        Route(f"{prefix}/projects/{{project}}/files", api(console_api.project_files), methods=["GET"]),
+        Route(f"{file}/preview", api(console_api.file_preview), methods=["GET"]),
+        Route(f"{file}/content", api(console_api.file_content), methods=["GET"]),
+        Route(f"{prefix}/uploads", api(console_api.uploads), methods=["GET"]),
+        Route(f"{prefix}/batches", api(console_api.batches), methods=["GET"]),
+        Route(f"{prefix}/requests", api(console_api.requests), methods=["GET"]),
+        Route(f"{prefix}/traffic", api(console_api.traffic), methods=["GET"]),
     ]
 
 
