@@ -18,6 +18,7 @@ import httpx
 import pytest
 from google import genai
 
+from tests.protocol.uploading import new_upload, send
 from tests.support import ROOT, LiveServer
 
 TOKEN = "console-admin-token"
@@ -90,6 +91,11 @@ def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
         requests = [{"contents": [{"parts": [{"text": "Why is the sky blue?"}], "role": "user"}]}]
         job = sdk.batches.create(model="gemini-2.5-flash", src=requests, config={"display_name": "nightly"})
     assert uploaded.name is not None and job.name is not None
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        url = new_upload(
+            client, api_key, 1000, body={"file": {"displayName": "halfway.bin"}}, mime_type="text/plain"
+        )
+        assert send(client, url, "upload", b"x" * 400, 0).status_code == 200
 
     page = browser.new_page(viewport={"width": 1360, "height": 1500})
     page.goto(f"{server.url}/console")
@@ -111,7 +117,8 @@ def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
     assert thumb.evaluate("img => img.naturalWidth") <= 320
 
     page.locator("#batches tbody tr", has_text="nightly").wait_for(timeout=15_000)
-    page.locator("#requests tbody tr").first.wait_for(timeout=15_000)
+    assert "40%" in page.locator("#uploads tbody tr", has_text="halfway.bin").inner_text()
+    page.locator("#requests tbody tr", has_text="/upload/{version}files").first.wait_for(timeout=15_000)
     page.locator("#chart-requests svg").wait_for(timeout=15_000)
     page.locator("#projects tbody tr .meter").first.wait_for(timeout=15_000)
 

@@ -18,6 +18,7 @@ ASSETS = {
     "console.html": "text/html; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 # The page may load only its own script, style and images, and talk only to this server.
 POLICY = (

@@ -182,33 +182,45 @@ async function loadFiles() {
   $("files-empty").textContent = "This project has no unexpired file.";
 }
 
+function short(project) {
+  return project.length > 18 ? `${project.slice(0, 16)}…` : project;
+}
+
 async function loadUploads() {
   const data = await api("/uploads");
   fill("uploads", data.uploads.map((u) => {
+    const received = Number(u.receivedBytes);
     const declared = u.declaredBytes === null ? null : Number(u.declaredBytes);
-    const label = declared === null ? `${bytes(u.receivedBytes)} (size not declared)`
-      : `${bytes(u.receivedBytes)} of ${bytes(declared)} (${declared ? ((Number(u.receivedBytes) / declared) * 100).toFixed(0) : 100}%)`;
+    const label = declared === null ? `${bytes(received)} (size not declared)`
+      : `${bytes(received)} of ${bytes(declared)} · ${declared ? ((received / declared) * 100).toFixed(0) : 100}%`;
     return h("tr", {},
-      h("td", {}, h("div", { class: "file-name" }, u.displayName || u.name), h("div", { class: "file-sub mono" }, `${u.name} · ${u.mimeType}`)),
-      h("td", { class: "mono" }, u.project),
-      h("td", { class: "wide" }, meter([["used", u.receivedBytes]], declared || Number(u.receivedBytes) || 1),
+      h("td", {}, h("div", { class: "file-name" }, u.displayName || u.name),
+        h("div", { class: "file-sub mono", title: u.project }, `${short(u.project)} · ${u.mimeType}`)),
+      h("td", { class: "wide" }, meter([["used", received]], declared || received || 1),
         h("div", { class: "meter-label" }, label)));
   }), "uploads-empty");
 }
 
 async function loadBatches() {
   const data = await api("/batches");
-  fill("batches", data.batches.map((b) => h("tr", {},
-    h("td", {}, h("div", { class: "file-name" }, b.displayName || b.name), h("div", { class: "file-sub mono" }, `${b.name} · ${b.model}`)),
-    h("td", { class: "mono" }, b.project),
-    h("td", {}, h("span", { class: `badge ${b.state.replace("BATCH_STATE_", "")}` }, b.state.replace("BATCH_STATE_", ""))),
-    h("td", { class: "num" }, `${b.succeeded} ok · ${b.failed} failed · ${b.pending} left`),
-    h("td", {}, clock(b.createTime)))), "batches-empty");
+  fill("batches", data.batches.map((b) => {
+    const stateName = b.state.replace("BATCH_STATE_", "");
+    const total = b.requestCount || b.succeeded + b.failed + b.pending;
+    return h("tr", {},
+      h("td", {}, h("div", { class: "file-name" }, b.displayName || b.name),
+        h("div", { class: "file-sub mono", title: `${b.name} · ${b.project}` }, `${short(b.project)} · ${b.model.replace("models/", "")}`)),
+      h("td", {}, h("span", { class: `badge ${stateName}` }, stateName)),
+      h("td", { class: "wide" }, meter([["used", b.succeeded], ["over", b.failed]], total || 1),
+        h("div", { class: "meter-label" }, `${b.succeeded} ok · ${b.failed} failed · ${b.pending} left of ${total}`)),
+      h("td", { class: "nowrap" }, clock(b.createTime)));
+  }), "batches-empty");
 }
 
 async function loadRequests() {
   const data = await api("/requests");
-  fill("requests", data.requests.slice(0, 25).map((r) => h("tr", {},
+  const own = (r) => r.route.startsWith("/_internal/admin") || r.route.startsWith("/console");
+  const shown = $("show-console").checked ? data.requests : data.requests.filter((r) => !own(r));
+  fill("requests", shown.slice(0, 25).map((r) => h("tr", {},
     h("td", { class: "mono" }, new Date(r.time * 1000).toLocaleTimeString()),
     h("td", { class: "mono" }, r.method),
     h("td", { class: "mono" }, r.route),
@@ -216,7 +228,7 @@ async function loadRequests() {
     h("td", { class: "num" }, r.duration_ms.toFixed(1)),
     h("td", { class: "num" }, bytes(r.bytes_in)),
     h("td", { class: "num" }, bytes(r.bytes_out)),
-    h("td", { class: "mono" }, r.project ? `${r.project.slice(0, 14)}${r.project.length > 14 ? "…" : ""}` : "—"))));
+    h("td", { class: "mono", title: r.project || "" }, r.project ? short(r.project) : "—"))));
 }
 
 // Charts: inline SVG -------------------------------------------------------------------------------------
@@ -319,6 +331,7 @@ async function signIn(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", signIn);
+  $("show-console").addEventListener("change", () => loadRequests().catch(report));
   $("logout").addEventListener("click", () => signOut());
   $("player-close").addEventListener("click", () => { $("player-body").replaceChildren(); $("player").hidden = true; });
   if (sessionStorage.getItem(TOKEN_KEY)) {
