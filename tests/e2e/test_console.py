@@ -7,6 +7,7 @@ artifact (and in ``tests/artifacts/console.png``, git-ignored).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import time
@@ -84,9 +85,10 @@ def test_console_refuses_a_wrong_token_and_its_api_answers_401(server: LiveServe
 def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
     server: LiveServer, browser: Any, api_key: str, tmp_path: Path
 ) -> None:
+    picture = photo()
     with genai.Client(api_key=api_key, http_options={"base_url": server.url}) as sdk:
         uploaded = sdk.files.upload(
-            file=io.BytesIO(photo()), config={"mime_type": "image/jpeg", "display_name": "sunset.jpg"}
+            file=io.BytesIO(picture), config={"mime_type": "image/jpeg", "display_name": "sunset.jpg"}
         )
         requests = [{"contents": [{"parts": [{"text": "Why is the sky blue?"}], "role": "user"}]}]
         job = sdk.batches.create(model="gemini-2.5-flash", src=requests, config={"display_name": "nightly"})
@@ -107,7 +109,9 @@ def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
     row = page.locator(f'#files tr[data-name="{uploaded.name}"]')
     row.wait_for(timeout=15_000)
     assert "sunset.jpg" in row.inner_text() and "image/jpeg" in row.inner_text()
-    assert (uploaded.sha256_hash or "")[:12] in row.inner_text() or row.locator(".sha").get_attribute("title")
+    digest = hashlib.sha256(picture).hexdigest()
+    assert row.locator(".sha").get_attribute("title") == digest and digest[:12] in row.inner_text()
+    assert "1d 23:" in row.locator(".countdown").inner_text()  # the 48-hour expiry, counting down
     thumb = row.locator("img.preview")
     thumb.wait_for(timeout=30_000)
     deadline = time.monotonic() + 15
@@ -129,3 +133,29 @@ def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(exist_ok=True)
     shutil.copyfile(shot, artifacts / "console.png")
+
+
+def test_console_plays_audio_streamed_through_its_signed_url(
+    server: LiveServer, browser: Any, api_key: str
+) -> None:
+    from tests.unit.media import samples
+
+    sound = samples.audio("wav", "pcm_s16le", 1.5, 8000, 1)
+    with genai.Client(api_key=api_key, http_options={"base_url": server.url}) as sdk:
+        uploaded = sdk.files.upload(
+            file=io.BytesIO(sound), config={"mime_type": "audio/wav", "display_name": "tone.wav"}
+        )
+    page = browser.new_page()
+    page.goto(f"{server.url}/console")
+    page.fill("#token", TOKEN)
+    page.click("#login-form button")
+    row = page.locator(f'#files tr[data-name="{uploaded.name}"]')
+    row.wait_for(timeout=15_000)
+    row.locator("button", has_text="play").click()
+    audio = page.locator("#player audio")
+    audio.wait_for(timeout=10_000)
+    deadline = time.monotonic() + 15  # (wait_for_function evaluates a string: the page's policy forbids it)
+    while audio.evaluate("a => a.readyState") < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert abs(audio.evaluate("a => a.duration") - 1.5) < 0.05
+    assert "/content?expires=" in (audio.get_attribute("src") or "")
