@@ -21,6 +21,7 @@ from google import genai
 
 from tests.protocol.uploading import new_upload, send
 from tests.support import ROOT, LiveServer
+from tests.unit.media import samples
 
 TOKEN = "console-admin-token"
 CHROMIUM = next(
@@ -90,6 +91,17 @@ def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
         uploaded = sdk.files.upload(
             file=io.BytesIO(picture), config={"mime_type": "image/jpeg", "display_name": "sunset.jpg"}
         )
+        others = [
+            sdk.files.upload(file=io.BytesIO(data), config={"mime_type": mime, "display_name": shown})
+            for data, mime, shown in (
+                (
+                    samples.pdf(["Quarterly report: revenue grew in every region.", None]),
+                    "application/pdf",
+                    "report.pdf",
+                ),
+                (samples.video(width=320, height=240, seconds=1.0), "video/mp4", "clip.mp4"),
+            )
+        ]
         requests = [{"contents": [{"parts": [{"text": "Why is the sky blue?"}], "role": "user"}]}]
         job = sdk.batches.create(model="gemini-2.5-flash", src=requests, config={"display_name": "nightly"})
     assert uploaded.name is not None and job.name is not None
@@ -120,6 +132,14 @@ def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
     assert thumb.evaluate("img => img.naturalWidth") > 0
     assert thumb.evaluate("img => img.naturalWidth") <= 320
 
+    for other in others:
+        other_thumb = page.locator(f'#files tr[data-name="{other.name}"] img.preview')
+        other_thumb.wait_for(timeout=30_000)
+        assert other_thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+
+    page.locator(f'#files tr[data-name="{others[0].name}"] img.preview').click()
+    assert "page 1 of 2" in page.locator("#player figcaption").inner_text()
+
     page.locator("#batches tbody tr", has_text="nightly").wait_for(timeout=15_000)
     assert "40%" in page.locator("#uploads tbody tr", has_text="halfway.bin").inner_text()
     page.locator("#requests tbody tr", has_text="/upload/{version}files").first.wait_for(timeout=15_000)
@@ -138,8 +158,6 @@ def test_console_shows_an_sdk_upload_with_its_thumbnail_and_a_batch_job(
 def test_console_plays_audio_streamed_through_its_signed_url(
     server: LiveServer, browser: Any, api_key: str
 ) -> None:
-    from tests.unit.media import samples
-
     sound = samples.audio("wav", "pcm_s16le", 1.5, 8000, 1)
     with genai.Client(api_key=api_key, http_options={"base_url": server.url}) as sdk:
         uploaded = sdk.files.upload(

@@ -137,9 +137,19 @@ async function thumbnail(file) {
   }
   cached.then((found) => {
     if (!found) { box.textContent = "no preview"; return; }
-    box.replaceChildren(h("img", { src: found.url, alt: `preview of ${file.displayName || file.name}`, title: found.note || "", class: "preview" }));
+    box.replaceChildren(h("img", {
+      src: found.url, alt: `preview of ${file.displayName || file.name}`, title: found.note || "Show larger", class: "preview",
+      onclick: () => enlarge(file, found),
+    }));
   });
   return box;
+}
+
+function enlarge(file, found) {
+  $("player-title").textContent = file.displayName || file.name;
+  $("player-body").replaceChildren(h("figure", { class: "large" }, h("img", { src: found.url, alt: "" }),
+    found.note ? h("figcaption", { class: "muted" }, found.note) : null));
+  $("player").hidden = false;
 }
 
 function play(file) {
