@@ -23,6 +23,7 @@ from gemfiles.domain.emulator import Emulator
 from gemfiles.domain.faults import FaultPlan
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
+from gemfiles.domain.inventory import Inventory
 from gemfiles.domain.journal import Journal
 from gemfiles.domain.ports import Prober, Telemetry
 from gemfiles.domain.projects import ProjectAdmin, check_project
@@ -35,9 +36,11 @@ from gemfiles.domain.workers import Maintenance, Runner
 from gemfiles.logs import configure as configure_logs
 from gemfiles.logs import request_writer
 from gemfiles.media.isolated import IsolatedProber
+from gemfiles.media.previews import IsolatedPreviewer
 from gemfiles.media.sniff import MagicSniffer
 from gemfiles.protocol.batch_lines import ModelLineRunner
 from gemfiles.protocol.drops import ConnectionDrops
+from gemfiles.protocol.history import RequestHistory
 from gemfiles.protocol.http import Authenticator
 from gemfiles.protocol.models import read_document
 from gemfiles.protocol.observe import RequestObserver
@@ -92,6 +95,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.interaction_ttl,
         settings.max_inline_pdf_bytes,
     )
+    # The console's previews: made by probe children too, kept under the data directory.
+    previewer = IsolatedPreviewer(
+        settings.resolved_blob_url,
+        settings.data_dir / "previews",
+        settings.probe_timeout_seconds,
+        settings.child_memory_mib,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -111,6 +121,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         batches=BatchService(batch_store, files, blobs, clock) if batch_store is not None else None,
         caches=caches,
         emulator=emulator,
+        inventory=Inventory(meta, files, clock, previewer, batch_store),
+        history=RequestHistory(),
     )
 
 
@@ -255,6 +267,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 RequestObserver,
                 telemetry=services.telemetry,
                 write_line=request_writer(settings.log_format) if settings.access_log else None,
+                history=services.history,
             ),
         ],
     )

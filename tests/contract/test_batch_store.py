@@ -278,3 +278,17 @@ async def test_a_job_whose_input_is_gone_fails_saying_so(meta: MetadataStore, bl
     failed = await service.get(project, job.name)
     assert failed.state == BatchState.FAILED and failed.end_time is not None
     assert failed.error is not None and source.name in failed.error["message"]
+
+
+async def test_recent_batches_lists_every_projects_jobs_newest_first(
+    meta: MetadataStore, blobs: BlobStore
+) -> None:
+    store, service, clock = parts(meta, blobs)
+    request = [{"request": {"contents": [{"parts": [{"text": "hi"}]}]}}]
+    made = []
+    for project in (f"a-{uuid.uuid4().hex[:8]}", f"b-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"):
+        made.append(await service.create_inline(project, "m", request, project))
+        clock.advance(timedelta(seconds=1))
+    recent = await store.recent_batches(2)
+    assert [(job.project, job.id) for job in recent] == [(j.project, j.id) for j in reversed(made)][:2]
+    assert [job.id for job in await store.recent_batches(10)][:3] == [j.id for j in reversed(made)]

@@ -28,7 +28,7 @@ def bearer_matches(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _admin(request: Request) -> Services:
+def admin_services(request: Request) -> Services:
     services = services_of(request)
     token = services.settings.admin_token
     if not token:
@@ -72,7 +72,7 @@ def key_json(record: ApiKeyRecord) -> dict[str, Any]:
 
 
 async def projects(request: Request) -> Response:
-    services = _admin(request)
+    services = admin_services(request)
     default = services.admin.default_quota
     rows = await services.admin.projects()
     return json_response(
@@ -81,14 +81,14 @@ async def projects(request: Request) -> Response:
 
 
 async def project(request: Request) -> Response:
-    services = _admin(request)
+    services = admin_services(request)
     row = await services.admin.usage(request.path_params["project"])
     return json_response(project_json(row, services.admin.default_quota))
 
 
 async def quota(request: Request) -> Response:
     """PUT {"quotaBytes": "1000000"} gives the project its own quota; {"quotaBytes": null} removes it."""
-    services = _admin(request)
+    services = admin_services(request)
     body = await read_json_object(request, services.settings.max_request_json_bytes)
     if "quotaBytes" not in body:
         raise InvalidArgument('Send {"quotaBytes": <bytes>} or {"quotaBytes": null}.')
@@ -103,14 +103,14 @@ async def quota(request: Request) -> Response:
 
 async def usage(request: Request) -> Response:
     """The usage of the project of the API key sent (x-goog-api-key), for ``gemfiles usage``."""
-    services = _admin(request)
+    services = admin_services(request)
     row = await services.admin.usage(await services.auth.project(request))
     return json_response(project_json(row, services.admin.default_quota))
 
 
 async def keys(request: Request) -> Response:
     """GET: every key (prefix, project, times; never the key). POST {"project": "p"}: a new key, shown once."""
-    services = _admin(request)
+    services = admin_services(request)
     if request.method == "POST":
         body = await read_json_object(request, services.settings.max_request_json_bytes)
         made = await services.admin.create_key(str(body.get("project") or ""))
@@ -120,6 +120,6 @@ async def keys(request: Request) -> Response:
 
 async def key(request: Request) -> Response:
     """DELETE: revokes the key with this prefix."""
-    services = _admin(request)
+    services = admin_services(request)
     count = await services.admin.revoke_key(request.path_params["prefix"])
     return json_response({"revoked": count})

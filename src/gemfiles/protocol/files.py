@@ -7,7 +7,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gemfiles.domain.models import FileSource
+from gemfiles.domain.models import FileRecord, FileSource
 from gemfiles.errors import FailedPrecondition, InvalidArgument, NotFound, Unimplemented
 from gemfiles.protocol.http import json_response, origin_of
 from gemfiles.protocol.services import Services
@@ -20,7 +20,7 @@ async def list_files(request: Request) -> Response:
     services: Services = request.app.state.services
     project = await services.auth.project(request)
     params = request.query_params
-    page_size = _page_size(params.get("pageSize", params.get("page_size")))
+    page_size = page_size_param(params.get("pageSize", params.get("page_size")))
     token = params.get("pageToken", params.get("page_token")) or None
     page = await services.files.list(project, page_size, token)
     origin = origin_of(request, services.settings)
@@ -34,7 +34,7 @@ async def list_files(request: Request) -> Response:
     return json_response(body)
 
 
-def _page_size(raw: str | None) -> int | None:
+def page_size_param(raw: str | None) -> int | None:
     """Any non-negative integer; the domain clamps large values to the maximum, as Google does."""
     if raw is None or not raw.strip():
         return None
@@ -74,9 +74,14 @@ async def _download(request: Request, services: Services, project: str, file_id:
             f"Only generated files can be downloaded; files/{file_id} was uploaded. "
             "(The server operator can allow downloads of uploaded files.)"
         )
+    return ranged_response(request, services, record, f'attachment; filename="{record.id}"')
+
+
+def ranged_response(request: Request, services: Services, record: FileRecord, disposition: str) -> Response:
+    """A file's bytes, or the part a ``Range: bytes=a-b`` header asks for (206; 416 past the end)."""
     size = record.size_bytes
     start, end, status = 0, size, 200
-    headers = {"Accept-Ranges": "bytes", "Content-Disposition": f'attachment; filename="{record.id}"'}
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": disposition}
     range_header = request.headers.get("range")
     if range_header:
         match = _RANGE.match(range_header.strip())

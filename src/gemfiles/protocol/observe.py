@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gemfiles.protocol.history import RequestHistory
+
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:=+-]{1,128}$")
 _CONVERTOR = re.compile(r":[^}]+}")
@@ -69,10 +71,12 @@ class RequestObserver:
         telemetry: ServerTelemetry | None,
         *,
         write_line: Callable[[dict[str, Any]], None] | None,
+        history: RequestHistory | None = None,
     ) -> None:
         self.app = app
         self.telemetry = telemetry
         self.write_line = write_line  # the request log (logs.request_writer), or None when it is off
+        self.history = history  # the console's recent requests and traffic samples
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,11 +86,16 @@ class RequestObserver:
         request_id = request_id_of(scope)
         header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
         counts = [0, 0, 500]  # bytes in, bytes out, status
+        history = self.history
+        uploads = history if history is not None and scope["path"].startswith("/upload/") else None
 
         async def receiving() -> Message:
             message = await receive()
             if message["type"] == "http.request":
-                counts[0] += len(message.get("body", b""))
+                size = len(message.get("body", b""))
+                counts[0] += size
+                if uploads is not None:
+                    uploads.received(size)
             return message
 
         async def sending(message: Message) -> None:
@@ -104,8 +113,12 @@ class RequestObserver:
             route = route_template(scope.get("route"))
             if self.telemetry is not None:
                 self.telemetry.request(route, scope["method"], counts[2], seconds)
-            if self.write_line is not None:
-                self.write_line(_line(scope, request_id, route, counts, seconds))
+            if self.write_line is not None or history is not None:
+                line = _line(scope, request_id, route, counts, seconds)
+                if self.write_line is not None:
+                    self.write_line(line)
+                if history is not None:
+                    history.answered(line, time.time())
 
 
 def _line(scope: Scope, request_id: str, route: str, counts: list[int], seconds: float) -> dict[str, Any]:

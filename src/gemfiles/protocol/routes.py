@@ -18,6 +18,8 @@ from gemfiles.protocol import (
     admin,
     batches,
     caches,
+    console,
+    console_api,
     emulator,
     faults,
     files,
@@ -128,6 +130,23 @@ def admin_routes() -> list[BaseRoute]:
         Route(f"{prefix}/usage", api(admin.usage), methods=["GET"]),
         Route(f"{prefix}/keys", api(admin.keys), methods=["GET", "POST"]),
         Route(f"{prefix}/keys/{{prefix}}", api(admin.key), methods=["DELETE"]),
+        *console_routes(prefix),
+    ]
+
+
+def console_routes(prefix: str) -> list[BaseRoute]:
+    """The console's page (``/console``) and the admin JSON it reads (protocol/console_api.py)."""
+    file = f"{prefix}/projects/{{project}}/files/{{file}}"
+    return [
+        Route("/console", api(console.page), methods=["GET"]),
+        Route("/console/{asset}", api(console.page), methods=["GET"]),
+        Route(f"{prefix}/projects/{{project}}/files", api(console_api.project_files), methods=["GET"]),
+        Route(f"{file}/preview", api(console_api.file_preview), methods=["GET"]),
+        Route(f"{file}/content", api(console_api.file_content), methods=["GET"]),
+        Route(f"{prefix}/uploads", api(console_api.uploads), methods=["GET"]),
+        Route(f"{prefix}/batches", api(console_api.batches), methods=["GET"]),
+        Route(f"{prefix}/requests", api(console_api.requests), methods=["GET"]),
+        Route(f"{prefix}/traffic", api(console_api.traffic), methods=["GET"]),
     ]
 
 

@@ -13,12 +13,14 @@ from gemfiles.domain.conversations import InteractionService
 from gemfiles.domain.emulator import Emulator
 from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
+from gemfiles.domain.inventory import Inventory
 from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
 from gemfiles.domain.projects import ProjectAdmin
 from gemfiles.domain.routing import Route
 from gemfiles.domain.uploads import UploadService
 from gemfiles.domain.workers import Maintenance
 from gemfiles.errors import NotFound
+from gemfiles.protocol.history import RequestHistory
 from gemfiles.protocol.http import Authenticator
 from gemfiles.protocol.observe import ServerTelemetry
 from gemfiles.settings import Settings
@@ -42,6 +44,8 @@ class Services:
     batches: BatchService | None = None  # None without a SQL metadata store
     caches: CacheService | None = None
     emulator: Emulator | None = None
+    inventory: Inventory | None = None  # the console's views (protocol/console_api.py)
+    history: RequestHistory | None = None  # recent requests and traffic samples, kept by the middleware
     ready: bool = False
 
 

@@ -69,6 +69,10 @@ class SqlBatchStore:
         query = query.order_by(batches.c.create_us.desc(), batches.c.id.desc()).limit(limit)
         return [_job(row) for row in await self.meta._rows(query)]
 
+    async def recent_batches(self, limit: int) -> list[BatchJob]:
+        query = select(batches).order_by(batches.c.create_us.desc(), batches.c.id.desc()).limit(limit)
+        return [_job(row) for row in await self.meta._rows(query)]
+
     async def claim_batch(self, now: datetime, lease_seconds: float) -> BatchJob | None:
         now_us = to_micros(now)
         if not await self.meta._rows(_ANY_DUE, {"now": now_us}):

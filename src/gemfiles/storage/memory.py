@@ -168,6 +168,13 @@ class MemoryMetadataStore:
         )
         return Activity(sessions, sum(1 for stored in self._db.files.values() if stored.probe_due))
 
+    async def sessions_in_progress(self, now: datetime, limit: int) -> list[UploadSession]:
+        active = [
+            s for s in self._db.sessions.values() if s.status == SessionStatus.ACTIVE and s.expire_time > now
+        ]
+        active.sort(key=lambda s: s.create_time, reverse=True)
+        return [_copy_session(s) for s in active[:limit]]
+
     # Upload sessions -------------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
         if self._live(session.project, session.file_id, now) is not None:

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 
 from gemfiles.domain.clock import to_micros
-from gemfiles.domain.models import Activity, ProjectUsage, SessionStatus
+from gemfiles.domain.models import Activity, ProjectUsage, SessionStatus, UploadSession
 from gemfiles.storage.schema import files, project_usage, upload_sessions
 from gemfiles.storage.sql_files import SqlFiles
+from gemfiles.storage.sql_rows import session_record
 
 _FILES_PER_PROJECT = (
     select(files.c.project, func.count().label("n"))
@@ -24,6 +25,15 @@ _SESSIONS_ACTIVE = (
         upload_sessions.c.status == SessionStatus.ACTIVE.value,
         upload_sessions.c.expire_us > bindparam("now"),
     )
+)
+_IN_PROGRESS = (
+    select(upload_sessions)
+    .where(
+        upload_sessions.c.status == SessionStatus.ACTIVE.value,
+        upload_sessions.c.expire_us > bindparam("now"),
+    )
+    .order_by(upload_sessions.c.create_us.desc())
+    .limit(bindparam("limit"))
 )
 _PROBES_DUE = select(func.count().label("n")).select_from(files).where(files.c.probe_due.is_(True))
 
@@ -63,3 +73,7 @@ class SqlProjects(SqlFiles):
         sessions = await self._rows(_SESSIONS_ACTIVE, {"now": to_micros(now)})
         probes = await self._rows(_PROBES_DUE)
         return Activity(int(sessions[0]["n"]), int(probes[0]["n"]))
+
+    async def sessions_in_progress(self, now: datetime, limit: int) -> list[UploadSession]:
+        rows = await self._rows(_IN_PROGRESS, {"now": to_micros(now), "limit": limit})
+        return [session_record(row) for row in rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gemfiles.domain.ports.batches import BatchStore
 from gemfiles.domain.ports.caches import CacheStore
-from gemfiles.domain.ports.media import Prober, ProbeResult, TypeSniffer
+from gemfiles.domain.ports.media import Preview, Previewer, Prober, ProbeResult, TypeSniffer
 from gemfiles.domain.ports.models import BackendFactory, ModelBackend
 from gemfiles.domain.ports.storage import (
     ApiKeyRecord,
@@ -43,6 +43,8 @@ __all__ = [
     "NoTelemetry",
     "PartNumbers",
     "PartUnreadable",
+    "Preview",
+    "Previewer",
     "ProbeResult",
     "Prober",
     "QuotaRefused",

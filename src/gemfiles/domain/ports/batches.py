@@ -19,6 +19,9 @@ class BatchStore(Protocol):
     async def list_batches(self, project: str, limit: int, after: tuple[int, str] | None) -> list[BatchJob]:
         """Newest first, keyset-paginated after (create_micros, id)."""
 
+    async def recent_batches(self, limit: int) -> list[BatchJob]:
+        """The newest jobs of every project, newest first (the console)."""
+
     async def claim_batch(self, now: datetime, lease_seconds: float) -> BatchJob | None:
         """A PENDING or RUNNING job whose lease has run out (not one its project holds PENDING), leased."""
 

@@ -1,5 +1,6 @@
-"""The media ports: the ``Prober`` (facts of a file's bytes, learned without trusting them) and the
-``TypeSniffer`` (the type of an upload that named none, from its first bytes)."""
+"""The media ports: the ``Prober`` (facts of a file's bytes, learned without trusting them), the
+``Previewer`` (a small picture of a file for the console, made the same way) and the ``TypeSniffer`` (the
+type of an upload that named none, from its first bytes)."""
 
 from __future__ import annotations
 
@@ -47,4 +48,26 @@ class TypeSniffer(Protocol):
 
     def mime_type(self, head: bytes) -> str | None:
         """A supported MIME type for bytes that start with ``head``, or None when they show none."""
+        ...
+
+
+class Preview(NamedTuple):
+    """A small picture of a file: ``data`` in ``media_type`` (image/png or image/jpeg); ``note`` says what it
+    shows when it is not the file itself (e.g. a PDF's first-page text, drawn)."""
+
+    media_type: str
+    data: bytes
+    note: str | None = None
+
+
+@runtime_checkable
+class Previewer(Protocol):
+    """Thumbnails of stored files (images, a video frame, a PDF's first page), made without trusting the bytes."""
+
+    def can_preview(self, mime_type: str) -> bool:
+        """Whether files of this type get a picture at all."""
+        ...
+
+    async def preview(self, record: FileRecord) -> Preview | None:
+        """The file's picture (made once, then kept), or None when its bytes give none."""
         ...

@@ -195,6 +195,9 @@ class MetadataStore(Protocol):
     async def activity(self, now: datetime) -> Activity:
         """Upload sessions in progress and files waiting for a probe."""
 
+    async def sessions_in_progress(self, now: datetime, limit: int) -> list[UploadSession]:
+        """Active, unexpired upload sessions of every project, newest first (the console's uploads)."""
+
     async def create_key(self, key_hash: str, project: str, prefix: str, now: datetime) -> None: ...
     async def list_keys(self) -> list[ApiKeyRecord]: ...
     async def revoke_key(self, prefix_or_hash: str, now: datetime) -> int: ...
