@@ -53,8 +53,8 @@ async def seed_files(database_url: str, project: str, count: int) -> None:
             )
             batch.append(file_values(record))
             if len(batch) == 5000 or index == count - 1:
-                async with store._write() as conn:
-                    await conn.execute(insert(files), batch)
+                rows = batch
+                await store._transact(lambda conn, rows=rows: conn.execute(insert(files), rows))
                 batch = []
     finally:
         await store.close()

@@ -127,6 +127,20 @@ class MemoryMetadataStore:
         used, reserved = self._db.usage.get(project, [0, 0])
         return ProjectUsage(project, used, reserved)
 
+    async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
+        existing = self._db.files.get((file.project, file.id))
+        if existing is not None and existing.record.expire_time > now:
+            raise NameTaken(file.project, file.id)
+        usage = self._usage(file.project)
+        freed = existing.record.size_bytes if existing is not None else 0
+        if usage[0] + usage[1] - freed + file.size_bytes > quota_bytes:
+            raise QuotaRefused(file.project, file.size_bytes, quota_bytes)
+        if existing is not None:
+            self._drop_files([existing.record], now)  # expired, not swept yet: make room
+        self._db.files[(file.project, file.id)] = _StoredFile(replace(file), probe_due=file.facts is None)
+        self._add_usage(file.project, used=file.size_bytes)
+        return file
+
     # Upload sessions -------------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
         if self._live(session.project, session.file_id, now) is not None:
