@@ -117,7 +117,7 @@ async def _rate(records: list[FileRecord], probe: object, concurrency: int) -> f
 def probe_rows(work: Path, per_kind: int, rounds: int, concurrency: int = 2) -> list[Row]:
     """``concurrency`` probes at a time, as the server's probe workers (GEMFILES_PROBE_CONCURRENCY)."""
     blobs = LocalBlobStore(work / "probe-blobs")
-    prober = IsolatedProber(blobs.url, timeout=60, memory_mib=1024)
+    prober = IsolatedProber(blobs.url, timeout=60, memory_mib=1024, blobs=blobs, children=concurrency)
 
     async def in_process(record: FileRecord) -> object:
         return await asyncio.to_thread(probe_sync, record, blobs)
@@ -140,9 +140,7 @@ def probe_rows(work: Path, per_kind: int, rounds: int, concurrency: int = 2) -> 
                 f"({min(ratios):.3f}-{max(ratios):.3f}, {rounds} rounds of {per_kind})",
             )
         )
-    close = getattr(prober, "close", None)
-    if close is not None:
-        asyncio.run(close())
+    prober.close()
     return rows
 
 

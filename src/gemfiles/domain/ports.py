@@ -161,6 +161,16 @@ class MetadataStore(Protocol):
         is no longer active (another request finished it).
         """
 
+    async def finish_whole(
+        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> FileRecord | None:
+        """Commits the one chunk of a session that held no bytes yet and creates its file, in one
+        transaction: ``commit_part`` and ``finish_session`` at once (the SDKs' ``upload, finalize`` of a
+        whole file). An undeclared size is taken against the quota now (QuotaRefused, the session
+        unchanged). None, and nothing changed, if the session is no longer active at offset 0. An
+        unexpired file of the same name ends the session as ``finish_session`` does, and raises NameTaken.
+        """
+
     async def fail_session(self, token_digest: str, error: dict[str, Any], now: datetime) -> bool:
         """Ends an active session with an error (replayed on retries); frees its reservation and bytes."""
 

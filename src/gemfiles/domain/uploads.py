@@ -214,6 +214,8 @@ class UploadService:
         if isinstance(decision, CompareResent):
             return await self._resent(session, decision.part, command, body)
         if isinstance(decision, Append):
+            if self.whole.fits(session, decision, command):
+                return await self.whole.finish_session_whole(session, decision, body)
             appended = await self.chunks.append(session, decision, body)
             if isinstance(appended, Overtaken):
                 return await self._overtaken(appended.latest, decision.start, command, body)

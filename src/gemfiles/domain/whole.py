@@ -6,6 +6,13 @@ and fsynced as one object (``BlobStore.put_object``) and then one metadata trans
 against the quota and records the file (``MetadataStore.create_file``). The reply follows that commit, so
 bytes and metadata are durable when the client hears of the file, as on the resumable path.
 
+The SDKs' resumable path sends a small file as ``start`` then one ``upload, finalize`` with the whole body.
+That chunk is handled the same way (``finish_session_whole``): one object, then one transaction that is the
+chunk's commit and the session's finish at once (``MetadataStore.finish_whole``, a compare-and-set on the
+session being active at offset 0). Each attempt writes its own object (the session's key and a random
+suffix), so two racing attempts never write the same file; the one whose transaction loses deletes its
+object and is answered as a retry against the session as the winner left it.
+
 A crash between the bytes and the transaction leaves an object no file names; the bytes of a refused
 upload (a taken name, the quota) are deleted at once.
 """
@@ -13,6 +20,7 @@ upload (a taken name, the quota) are deleted at once.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import NoReturn
@@ -20,11 +28,20 @@ from typing import NoReturn
 from gemfiles.domain.chunks import coalesce
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.ids import new_upload_token, token_digest
-from gemfiles.domain.mime import needs_processing
+from gemfiles.domain.mime import is_supported, needs_processing
 from gemfiles.domain.models import FileRecord, FileSource, FileState, SessionStatus, UploadSession
 from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, QuotaRefused
 from gemfiles.domain.refusals import name_taken, quota_exceeded
-from gemfiles.domain.upload_machine import UploadError, UploadReply, overflow
+from gemfiles.domain.upload_machine import (
+    Append,
+    ChunkCommand,
+    UploadError,
+    UploadReply,
+    bad_offset,
+    ended_early,
+    overflow,
+    session_gone,
+)
 
 
 class WholeUploads:
@@ -80,6 +97,62 @@ class WholeUploads:
             if isinstance(exc, QuotaRefused):
                 raise UploadError(quota_exceeded(exc), "active", 0) from None
             raise
+
+    @staticmethod
+    def fits(session: UploadSession, plan: Append, command: ChunkCommand) -> bool:
+        """Whether a chunk is a whole file: the first bytes of the session, finalizing, of a known length
+        that is the declared size (anything else goes through ``chunks`` and ``finalize``)."""
+        return (
+            command.finalize
+            and session.received == 0
+            and not session.parts
+            and plan.start == 0
+            and bool(plan.length)
+            and session.declared_size in (None, plan.length)
+            and is_supported(session.mime_type)
+        )
+
+    async def finish_session_whole(
+        self, session: UploadSession, plan: Append, body: AsyncIterator[bytes]
+    ) -> UploadReply:
+        def too_big() -> NoReturn:
+            raise overflow(session, self.max_file_bytes)
+
+        digest = hashlib.sha256()
+        attempt = session.upload_key + secrets.token_hex(4)
+        blocks = coalesce(body, plan.room, too_big)
+        blob_key, size = await self.blobs.put_object(attempt, blocks, digest.update)
+        record = self._record(session, blob_key, size, digest.hexdigest(), self.clock.now())
+        try:
+            if size != plan.length:
+                raise ended_early(size, plan.length or 0, plan.start)
+            done = await self.meta.finish_whole(
+                session.token_digest, record, self.quota_bytes, self.clock.now()
+            )
+        except NameTaken as exc:
+            raise UploadError(name_taken(exc), "final") from None  # the store queued the object's removal
+        except BaseException as exc:
+            await self.blobs.delete(blob_key)
+            if isinstance(exc, QuotaRefused):
+                raise UploadError(quota_exceeded(exc), "active", plan.start) from None
+            raise
+        if done is None:
+            await self.blobs.delete(blob_key)
+            return await self._lost(session, record)
+        # The session's own upload (an empty directory, an S3 multipart upload) holds nothing: dropped.
+        await self.blobs.abort_upload(session.upload_key, session.blob_state, [])
+        return UploadReply("final", size, done)
+
+    async def _lost(self, session: UploadSession, ours: FileRecord) -> UploadReply:
+        """Another attempt at this chunk committed first: the same bytes get its reply, others a refusal."""
+        latest = await self.meta.get_session(session.token_digest)
+        if latest is None:
+            raise session_gone()
+        if latest.status == SessionStatus.FINAL:
+            won = await self.meta.get_file(latest.project, latest.file_id, self.clock.now())
+            if won is not None and (won.size_bytes, won.sha256_hex) == (ours.size_bytes, ours.sha256_hex):
+                return UploadReply("final", None, won)
+        raise bad_offset(latest, 0)
 
     def _record(
         self, draft: UploadSession, blob_key: str, size: int, sha256_hex: str, now: datetime

@@ -198,6 +198,18 @@ class MemoryMetadataStore:
         session.reserved_bytes = 0
         return file
 
+    async def finish_whole(
+        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> FileRecord | None:
+        session = self._db.sessions.get(token_digest)
+        if session is None or session.status != SessionStatus.ACTIVE or session.received != 0:
+            return None
+        extra = file.size_bytes if session.declared_size is None else 0
+        self._reserve(session.project, extra, quota_bytes)
+        session.reserved_bytes += extra
+        session.received = file.size_bytes
+        return await self.finish_session(token_digest, file, now)
+
     def _end_session(
         self, session: UploadSession, status: SessionStatus, error: dict[str, Any] | None, now: datetime
     ) -> None:

@@ -119,6 +119,35 @@ class SqlSessions(SqlFiles):
         session = self._lock_session(conn, token_digest)
         if session is None or session.status != SessionStatus.ACTIVE:
             raise SessionGone(token_digest)
+        return self._finish_locked(conn, session, file, now)
+
+    async def finish_whole(
+        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> FileRecord | None:
+        outcome = await self._transact(self._finish_whole, token_digest, file, quota_bytes, now)
+        if isinstance(outcome, NameTaken):
+            raise outcome
+        return file if outcome else None
+
+    def _finish_whole(
+        self, conn: Connection, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> NameTaken | bool:
+        session = self._lock_session(conn, token_digest)
+        if session is None or session.status != SessionStatus.ACTIVE or session.received != 0:
+            return False
+        extra = file.size_bytes if session.declared_size is None else 0
+        self._reserve(conn, session.project, extra, quota_bytes)
+        session.reserved_bytes += extra
+        conn.execute(
+            update(upload_sessions)
+            .where(upload_sessions.c.token_digest == token_digest)
+            .values(received=file.size_bytes, reserved_bytes=session.reserved_bytes)
+        )
+        return self._finish_locked(conn, session, file, now) or True
+
+    def _finish_locked(
+        self, conn: Connection, session: UploadSession, file: FileRecord, now: datetime
+    ) -> NameTaken | None:
         existing = conn.execute(
             select(files).where(files.c.project == file.project, files.c.id == file.id).with_for_update()
         ).first()
@@ -133,7 +162,7 @@ class SqlSessions(SqlFiles):
         self._add_usage(conn, file.project, used=file.size_bytes, reserved=-session.reserved_bytes)
         conn.execute(
             update(upload_sessions)
-            .where(upload_sessions.c.token_digest == token_digest)
+            .where(upload_sessions.c.token_digest == session.token_digest)
             .values(status=SessionStatus.FINAL.value, reserved_bytes=0)
         )
         return None
