@@ -110,7 +110,13 @@ def _small(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="gemfiles-bench-", dir=Path.cwd()))
     try:
         rows = small_rows(
-            work, rounds=args.rounds, seconds=args.seconds, list_files=args.list_files, probes=args.probes
+            work,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            list_files=args.list_files,
+            probes=args.probes,
+            upload_mib=args.upload_mib,
+            rss_mib=args.rss_mib,
         )
     finally:
         if not args.keep:

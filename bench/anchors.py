@@ -68,6 +68,30 @@ async def upload(request: Request) -> JSONResponse:
     return JSONResponse({"file": record}, headers={"X-Goog-Upload-Status": "final"})
 
 
+def _append(path: Path, blocks: list[bytes], sync: bool) -> None:
+    with open(path, "ab") as out:
+        for block in blocks:
+            out.write(block)
+        if sync:
+            out.flush()
+            os.fsync(out.fileno())
+
+
+async def chunk(request: Request) -> JSONResponse:
+    """One chunk of a large upload streamed to the end of a file, fsynced before the reply."""
+    path = _ROOT / f"big-{request.path_params['name']}"
+    pending: list[bytes] = []
+    size = 0
+    async for data in request.stream():
+        pending.append(data)
+        size += len(data)
+        if size >= 1 << 20:
+            await asyncio.to_thread(_append, path, pending, False)
+            pending, size = [], 0
+    await asyncio.to_thread(_append, path, pending, True)
+    return JSONResponse({"ok": True})
+
+
 async def get_file(request: Request) -> JSONResponse:
     record = _FILES.get(request.path_params["name"])
     if record is None:
@@ -103,6 +127,7 @@ def _app() -> Starlette:
             Route("/files/{name}", get_file),
             Route("/files", list_files),
             Route("/seed", seed, methods=["POST"]),
+            Route("/chunks/{name}", chunk, methods=["POST"]),
             Route("/healthz", healthz),
         ]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bench.bigupload import big_rows
 from bench.listing import list_rows, project_of, seed_files
 from bench.probes import probe_rows
 from bench.servers import LiveServer
@@ -12,17 +13,28 @@ from bench.smallfiles import KEY, AnchorServer, Row, get_rows, small_upload_rows
 
 
 def small_rows(
-    work: Path, *, rounds: int, seconds: float, list_files: int, probes: int, postgres_url: str | None = None
+    work: Path,
+    *,
+    rounds: int,
+    seconds: float,
+    list_files: int,
+    probes: int,
+    postgres_url: str | None = None,
+    upload_mib: int = 0,
+    rss_mib: int = 0,
 ) -> list[Row]:
     rows: list[Row] = []
     data = work / "small-data"
     env = {"GEMFILES_DATABASE_URL": postgres_url} if postgres_url else {}
     label = "PostgreSQL" if postgres_url else "SQLite"
+    env["GEMFILES_MAX_FILE_BYTES"] = str(4 * 1024**3)
     anchor = AnchorServer(work / "anchor")
     server = LiveServer(data, env)
     with anchor, server:
         rows += small_upload_rows(server, anchor, rounds, seconds)
         rows += get_rows(server, anchor, rounds, seconds)
+        if upload_mib:
+            rows += big_rows(server, anchor, upload_mib, rss_mib, rounds)
     if list_files:
         # The listing's rows go in before the server starts: its database is then quiet.
         database = postgres_url or f"sqlite:///{data}/gemfiles.db"
