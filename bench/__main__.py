@@ -42,6 +42,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one small-file round")
     parser.add_argument("--list-files", type=int, default=100_000, help="files seeded for files.list")
     parser.add_argument("--probes", type=int, default=20, help="files per kind in the probe rounds")
+    parser.add_argument(
+        "--postgres", action="store_true", help="--only small on PostgreSQL (started by the bench)"
+    )
     args = parser.parse_args()
     if args.only == "small":
         return _small(args)
@@ -108,6 +111,11 @@ def _small(args: argparse.Namespace) -> None:
     from bench.small import small_rows
 
     work = Path(tempfile.mkdtemp(prefix="gemfiles-bench-", dir=Path.cwd()))
+    postgres = None
+    if args.postgres:
+        from bench.services import start_postgres
+
+        postgres = start_postgres()
     try:
         rows = small_rows(
             work,
@@ -117,8 +125,11 @@ def _small(args: argparse.Namespace) -> None:
             probes=args.probes,
             upload_mib=args.upload_mib,
             rss_mib=args.rss_mib,
+            postgres_url=postgres.database() if postgres else None,
         )
     finally:
+        if postgres is not None:
+            postgres.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     _print(rows)

@@ -32,11 +32,17 @@ def small_rows(
     # probing the uploaded files costs is the probe rows' figure).
     quiet = {**env, "GEMFILES_RUN_WORKERS": "false"}
     with AnchorServer(work / "anchor") as anchor, LiveServer(data, quiet) as server:
-        rows += small_upload_rows(server, anchor, rounds, seconds)
+        rows += [
+            (f"{name} ({label})", value, note)
+            for name, value, note in small_upload_rows(server, anchor, rounds, seconds)
+        ]
         if upload_mib:
             rows += big_rows(server, anchor, upload_mib, rss_mib, rounds)
     with AnchorServer(work / "anchor-get") as anchor, LiveServer(work / "get-data", env) as server:
-        rows += get_rows(server, anchor, rounds, seconds)
+        rows += [
+            (f"{name} ({label})", value, note)
+            for name, value, note in get_rows(server, anchor, rounds, seconds)
+        ]
     if list_files:
         # The listing's rows go in before the server starts: its database is then quiet.
         database = postgres_url or f"sqlite:///{data}/gemfiles.db"

@@ -93,16 +93,16 @@ _CLIENT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("round_", range(3))
-async def test_a_crash_in_the_middle_of_a_group_loses_nothing_answered(tmp_path: Path, round_: int) -> None:
-    url = f"sqlite:///{tmp_path}/crash-{uuid.uuid4().hex[:6]}.db"
+def _write_until_killed(url: str, wanted: int) -> dict[str, int]:
+    """Runs 16 concurrent writers in a child, kills it with SIGKILL after ``wanted`` acknowledgements,
+    and returns every file it acknowledged (id -> size)."""
     child = subprocess.Popen(
         [sys.executable, "-c", _CLIENT, url], stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ}
     )
     assert child.stdout is not None
     acknowledged: dict[str, int] = {}
     deadline = time.monotonic() + 60
-    while len(acknowledged) < 200 + 100 * round_ and time.monotonic() < deadline:
+    while len(acknowledged) < wanted and time.monotonic() < deadline:
         line = child.stdout.readline().decode()
         if not line:
             break
@@ -114,6 +114,13 @@ async def test_a_crash_in_the_middle_of_a_group_loses_nothing_answered(tmp_path:
     for line in rest.splitlines():
         file_id, size = line.split()
         acknowledged[file_id] = int(size)
+    return acknowledged
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_a_crash_in_the_middle_of_a_group_loses_nothing_answered(tmp_path: Path, round_: int) -> None:
+    url = f"sqlite:///{tmp_path}/crash-{uuid.uuid4().hex[:6]}.db"
+    acknowledged = await asyncio.to_thread(_write_until_killed, url, 200 + 100 * round_)
     assert len(acknowledged) >= 200
 
     store = SqlMetadataStore.from_url(url)
