@@ -44,6 +44,7 @@ class SqlDatabase:
         self.is_sqlite = self.url.startswith("sqlite")
         self._sync_reader: Engine | None = None
         self._raw: Any = None
+        self._pg_pool: Any = None
         self._compiled: dict[int, tuple[Any, str, list[str], dict[str, Any]]] = {}
         self._sqlite_writer: SqliteWriter | None = None
         self._writer: AsyncEngine | None = None
@@ -80,6 +81,9 @@ class SqlDatabase:
             await self._writer.dispose()
         if self._reader is not None:
             await self._reader.dispose()
+        if self._pg_pool is not None:
+            await self._pg_pool.close()
+            self._pg_pool = None
         if self._raw is not None:
             self._raw.close()
             self._raw = None
@@ -108,24 +112,41 @@ class SqlDatabase:
         """
         if self._sync_reader is not None:
             return self._sqlite_rows(query, params or {})
+        # PostgreSQL: the statement compiled once, then run on a plain asyncpg pool, which prepares it once
+        # per connection: one round trip, no per-call SQLAlchemy work. Rows are asyncpg Records (by name).
         assert self._reader is not None
-        async with self._reader.connect() as conn:
-            return [row._mapping for row in (await conn.execute(query, params or {})).all()]
+        text_sql, values = self._compiled_values(query, params or {}, self._reader.dialect)
+        pool = self._pg_pool or await self._open_pg_pool()
+        return list(await pool.fetch(text_sql, *values))
 
-    def _sqlite_rows(self, query: Any, params: dict[str, Any]) -> list[Any]:
-        # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
-        # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
+    async def _open_pg_pool(self) -> Any:
+        import asyncpg
+
+        dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, max_inactive_connection_lifetime=600)
+        if self._pg_pool is None:
+            self._pg_pool = pool
+        else:
+            await pool.close()
+        return self._pg_pool
+
+    def _compiled_values(self, query: Any, params: dict[str, Any], dialect: Any) -> tuple[str, list[Any]]:
         compiled = self._compiled.get(id(query))
         if compiled is None or compiled[0] is not query:
-            sql = query.compile(dialect=self._sync_reader.dialect)  # type: ignore[union-attr]
+            sql = query.compile(dialect=dialect)
             compiled = (query, str(sql), list(sql.positiontup or []), dict(sql.params))
             if len(self._compiled) < 256:
                 self._compiled[id(query)] = compiled
         _, text_sql, order, defaults = compiled
+        return text_sql, [params[name] if name in params else defaults[name] for name in order]
+
+    def _sqlite_rows(self, query: Any, params: dict[str, Any]) -> list[Any]:
+        # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
+        # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
+        text_sql, values = self._compiled_values(query, params, self._sync_reader.dialect)  # type: ignore[union-attr]
         if self._raw is None:
             self._raw = self._sync_reader.raw_connection()  # type: ignore[union-attr]
             self._raw.driver_connection.row_factory = sqlite3.Row
-        values = [params[name] if name in params else defaults[name] for name in order]
         return self._raw.driver_connection.execute(text_sql, values).fetchall()
 
     async def _first(self, query: Any, params: dict[str, Any] | None = None) -> Any | None:
