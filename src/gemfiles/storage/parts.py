@@ -57,13 +57,15 @@ async def same_stored_bytes(body: AsyncIterator[bytes], stored: AsyncIterator[by
         return False
 
 
-class _FirstPart:
-    """Part numbers of an upload key nobody else holds."""
+class _FreshNumbers:
+    """Part numbers of an upload key nobody else holds: 1, then 2, 3, ... when the store asks for more."""
 
-    next = 1
+    def __init__(self) -> None:
+        self.next = 1
 
     async def allocate(self) -> int:
-        raise FileExistsError("a whole object's upload key already holds a part")
+        self.next += 1
+        return self.next
 
 
 async def put_object_in_parts(
@@ -72,7 +74,7 @@ async def put_object_in_parts(
     """``put_object`` for stores whose one way in is an upload of parts (S3's multipart, the memory twin)."""
     state = await store.begin_upload(upload_key)
     try:
-        part = await store.put_part(upload_key, state, _FirstPart(), blocks, None, observe)
+        part = await store.put_part(upload_key, state, _FreshNumbers(), blocks, None, observe)
         return await store.complete_upload(upload_key, state, [part]), part.size
     except BaseException:
         await store.abort_upload(upload_key, state, [])
