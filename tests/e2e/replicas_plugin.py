@@ -23,10 +23,12 @@ NOT_APPLICABLE = {
     "tests/protocol/test_expiry.py::test_upload_file_ttl_setting_sets_expiration_time": _BLOB_FOLDERS,
 }
 
-# Whole modules that cannot apply: the fault plan lives in one process's memory (docs/testing.md), and each
-# request of an upload goes to the other replica.
+# Whole modules that cannot apply: the fault plan, the scripted rules and the journal live in one process's
+# memory (docs/testing.md, docs/scripting.md), and each request goes to the other replica.
 NOT_APPLICABLE_MODULES = {
     "tests/conformance/test_upload_faults.py": "a fault plan lives in one server process's memory",
+    "tests/conformance/test_controllable_model_python.py": "rules and the journal live in one server process's memory",
+    "tests/conformance/test_controllable_model_js.py": "rules and the journal live in one server process's memory",
 }
 
 support.LiveServer = ReplicatedServer  # type: ignore[misc]

@@ -51,7 +51,7 @@ class RestartablePostgres:
 
     def restart(self, sig: int) -> float:
         """SIGINT: fast shutdown; SIGQUIT: immediate (no checkpoint, crash recovery at start)."""
-        from tests.e2e.services import _pg_bin, _pg_user
+        from bench.services import _pg_bin, _pg_user
 
         proc = self.server.proc
         assert proc is not None
