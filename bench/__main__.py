@@ -2,6 +2,7 @@
 
     python -m bench [--upload-mib 1024] [--rss-mib 2048] [--gets 1000] [--batch-lines 1000 10000]
                     [--no-scale-out]
+    python -m bench --only small [--rounds 5] [--seconds 3] [--list-files 100000] [--probes 20]
 
 The scale-out rows (bench/scaleout.py) start their own PostgreSQL, SeaweedFS and two replicas.
 """
@@ -45,7 +46,17 @@ def main() -> None:
         default=True,
         help="also measure PostgreSQL + SeaweedFS S3: upload vs boto3, files.get on 2 replicas vs 1",
     )
+    parser.add_argument("--only", choices=["all", "small"], default="all", help="small: issue 10's rows only")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per small-file case")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one small-file round")
+    parser.add_argument("--list-files", type=int, default=100_000, help="files seeded for files.list")
+    parser.add_argument("--probes", type=int, default=20, help="files per kind in the probe rounds")
+    parser.add_argument(
+        "--postgres", action="store_true", help="--only small on PostgreSQL (started by the bench)"
+    )
     args = parser.parse_args()
+    if args.only == "small":
+        return _small(args)
 
     work = Path(tempfile.mkdtemp(prefix="gemfiles-bench-", dir=Path.cwd()))
     rows: list[tuple[str, str, str]] = []
@@ -105,6 +116,42 @@ def main() -> None:
         print(f"{name.ljust(width)} | {value:>14} | {note}")
     if failed:
         raise SystemExit(failed)
+
+
+def _small(args: argparse.Namespace) -> None:
+    from bench.small import small_rows
+
+    work = Path(tempfile.mkdtemp(prefix="gemfiles-bench-", dir=Path.cwd()))
+    postgres = None
+    if args.postgres:
+        from bench.services import start_postgres
+
+        postgres = start_postgres()
+    try:
+        rows = small_rows(
+            work,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            list_files=args.list_files,
+            probes=args.probes,
+            upload_mib=args.upload_mib,
+            rss_mib=args.rss_mib,
+            postgres_url=postgres.database() if postgres else None,
+        )
+    finally:
+        if postgres is not None:
+            postgres.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    _print(rows)
+
+
+def _print(rows: list[tuple[str, str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'benchmark'.ljust(width)} | {'result':>14} | notes")
+    print(f"{'-' * width}-|-{'-' * 14}-|------")
+    for name, value, note in rows:
+        print(f"{name.ljust(width)} | {value:>14} | {note}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ the lifespan."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -71,8 +72,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         session_ttl=settings.upload_session_ttl,
     )
     # The one prober: the background worker's, and the model calls' on-demand facts.
+    # Reusable children: the probe workers' and one more for a model call's on-demand probe.
     prober = IsolatedProber(
-        settings.resolved_blob_url, settings.probe_timeout_seconds, settings.child_memory_mib
+        settings.resolved_blob_url,
+        settings.probe_timeout_seconds,
+        settings.child_memory_mib,
+        blobs=blobs,
+        children=settings.probe_concurrency + 1,
     )
     telemetry = prometheus_telemetry(
         meta,
@@ -252,6 +258,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             services.ready = False
             await runner.stop()
             await services.generation.close()
+            if isinstance(services.prober, IsolatedProber):
+                await asyncio.to_thread(services.prober.close)
             await services.meta.close()
             await services.blobs.close()
             if isinstance(services.telemetry, PrometheusTelemetry):

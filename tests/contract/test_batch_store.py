@@ -100,8 +100,7 @@ async def put_input(meta: MetadataStore, blobs: BlobStore, project: str, data: b
     from gemfiles.storage.sql_rows import file_values
 
     assert isinstance(meta, SqlMetadataStore)
-    async with meta._write() as conn:
-        await conn.execute(files.insert().values(**file_values(record)))
+    await meta._transact(lambda conn: conn.execute(files.insert().values(**file_values(record))))
     return record
 
 

@@ -346,3 +346,21 @@ async def test_delete_removes_the_object_and_is_idempotent(
 
 async def test_ping_succeeds_on_a_reachable_store(blobs: BlobStore) -> None:
     await blobs.ping()
+
+
+# Whole objects (one-request uploads) -------------------------------------------------------------------
+@pytest.mark.parametrize("size", [5, 3 * MIB])
+async def test_put_object_stores_the_bytes_durably_under_its_own_key(blobs: BlobStore, size: int) -> None:
+    data = os.urandom(size)
+    seen = hashlib.sha256()
+
+    key, stored = await blobs.put_object(new_upload_key(), blocks_of(data), seen.update)
+
+    assert stored == size and seen.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert await read_all(blobs.open(key)) == data
+    assert await read_all(blobs.open(key, 1, 4)) == data[1:4]
+    with blobs.reader(key) as handle:
+        assert handle.read() == data
+    await blobs.delete(key)
+    with pytest.raises(Exception):  # noqa: B017 - each store says "not there" its own way
+        await read_all(blobs.open(key))

@@ -12,12 +12,13 @@ from tests.protocol.uploading import (
     advance_clock,
     assert_error,
     get_file,
+    holds_bytes,
     list_names,
     new_upload,
-    object_dir,
     send,
     sha256_hash,
     start_upload,
+    stored_object,
     sweep,
     upload_all,
     upload_dir,
@@ -64,8 +65,8 @@ def test_get_file_after_48h_is_denied_and_sweep_frees_bytes(
         url, file = upload(client, api_key, b"expiring bytes" * 1000)
         created, expires = parse_time(file["createTime"]), parse_time(file["expirationTime"])
         assert expires - created == timedelta(hours=48)
-        stored = object_dir(default_ttl_server.data_dir, url)
-        assert stored.is_dir() and any(stored.iterdir())
+        stored = stored_object(default_ttl_server.data_dir, url)
+        assert holds_bytes(stored)
         assert usage(client, api_key) == (14000, 0)
 
         advance_clock(client, "47h")
@@ -144,7 +145,7 @@ def test_upload_file_ttl_setting_sets_expiration_time(short_ttl_server: LiveServ
         assert_error(get_file(client, api_key, file["name"]), 403, "PERMISSION_DENIED")
         assert list_names(client, api_key) == []
         sweep(client)
-        assert not object_dir(short_ttl_server.data_dir, url).exists()
+        assert not stored_object(short_ttl_server.data_dir, url).exists()
         assert usage(client, api_key) == (0, 0)
 
 

@@ -154,6 +154,19 @@ def object_dir(data_dir: Path, url: str) -> Path:
     return data_dir / "blobs" / "objects" / name[:2] / name
 
 
+def stored_object(data_dir: Path, url: str) -> Path:
+    """A finished upload's bytes on the local disk: its folder of parts, or the one file a whole-file
+    upload was written as (``<upload key><attempt>.data``); the folder's path when neither exists."""
+    folder = object_dir(data_dir, url)
+    if folder.exists():
+        return folder
+    return next(iter(sorted(folder.parent.glob(f"{folder.name}*.data"))), folder)
+
+
+def holds_bytes(stored: Path) -> bool:
+    return stored.is_file() or (stored.is_dir() and any(stored.iterdir()))
+
+
 def assert_error(reply: httpx.Response, code: int, status: str, message: str | None = None) -> dict[str, Any]:
     """Google's envelope: ``{"error": {"code", "message", "status"}}``."""
     assert reply.status_code == code, (reply.status_code, reply.text)

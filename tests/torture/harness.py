@@ -74,11 +74,16 @@ def blob_files(blob_root: Path) -> list[str]:
 
 
 def object_dirs(blob_root: Path) -> list[str]:
-    """``objects/<k[:2]>/<key>``: one folder per stored object (localdisk.py's layout)."""
+    """``objects/<k[:2]>/<key>``: one entry per stored object (localdisk.py's layout): a folder of parts, or
+    ``<key>.data``, an object written whole (a one-request upload)."""
     objects = blob_root / "objects"
     if not objects.exists():
         return []
-    return sorted(str(p.relative_to(blob_root)) for p in objects.glob("*/*") if p.is_dir())
+    return sorted(
+        str(p.relative_to(blob_root))
+        for p in objects.glob("*/*")
+        if p.is_dir() or (p.is_file() and p.suffix == ".data")
+    )
 
 
 class Torture:

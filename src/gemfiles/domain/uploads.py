@@ -18,6 +18,7 @@ from gemfiles.domain.faults import DropConnection, Fault, FaultPlan, FaultPoint
 from gemfiles.domain.finalize import FinalizeCoordinator, Overtaken
 from gemfiles.domain.hashing import ResumableSha256
 from gemfiles.domain.ids import IdFactory, new_file_id, new_upload_token, parse_file_name, token_digest
+from gemfiles.domain.mime import is_supported
 from gemfiles.domain.models import PartRef, SessionStatus, UploadSession
 from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, QuotaRefused, Telemetry, TypeSniffer
 from gemfiles.domain.refusals import name_taken, quota_exceeded
@@ -38,6 +39,7 @@ from gemfiles.domain.upload_machine import (
     decide_chunk,
     open_session,
 )
+from gemfiles.domain.whole import WholeUploads
 from gemfiles.errors import InvalidArgument
 
 MAX_DISPLAY_NAME = 512
@@ -100,6 +102,48 @@ class UploadService:
             resumable_hash=resumable_hash,
             telemetry=telemetry,
         )
+        self.whole = WholeUploads(
+            meta,
+            blobs,
+            clock,
+            max_file_bytes=limits.max_file_bytes,
+            quota_bytes=limits.project_quota_bytes,
+            file_ttl=limits.file_ttl,
+            telemetry=telemetry,
+        )
+
+    async def upload_whole(
+        self,
+        project: str,
+        *,
+        name: str | None,
+        display_name: str | None,
+        mime_type: str,
+        declared_size: int | None,
+        body: AsyncIterator[bytes],
+    ) -> UploadReply:
+        """A raw or multipart upload: the whole body, then the file recorded in one transaction.
+
+        Uploads the one-request path cannot answer exactly as a session would (a declared size to hold
+        the body to, a MIME type refused or sniffed only once the bytes are in, a project with planned
+        faults, which count and fire at the session's points) go through a session.
+        """
+        if declared_size is not None or not is_supported(mime_type) or self.faults.faults(project):
+            _token, session = await self.start(
+                project,
+                name=name,
+                display_name=display_name,
+                mime_type=mime_type,
+                declared_size=declared_size,
+            )
+            try:
+                return await self.chunk(session, ChunkCommand(0, None, upload=True, finalize=True), body)
+            except BaseException:
+                await self.abandon(session)
+                raise
+        file_id = parse_file_name(name) if name else self.new_id()
+        self._check_start(display_name, mime_type, declared_size)
+        return await self.whole.upload(project, file_id, display_name, mime_type, body)
 
     async def start(
         self,
@@ -218,6 +262,9 @@ class UploadService:
         if isinstance(decision, CompareResent):
             return await self._resent(session, decision.part, command, body)
         if isinstance(decision, Append):
+            # Planned faults fire at finalize too (file.processing): a project with any takes the usual path.
+            if self.whole.fits(session, decision, command) and not self.faults.faults(session.project):
+                return await self.whole.finish_session_whole(session, decision, body)
             appended = await self.chunks.append(session, decision, body)
             if isinstance(appended, Overtaken):
                 return await self._overtaken(appended.latest, decision.start, command, body)

@@ -1,7 +1,10 @@
 """Probes in a child process: untrusted bytes meet FFmpeg, pypdf and Pillow there, never in the server.
 
-Every probe (the background worker's, and the on-demand ones of model calls) runs in a fresh interpreter
-started for it (``python -m gemfiles.media.isolated``), which exits when the probe is done. So:
+Every probe of media (the background worker's, and the on-demand ones of model calls) runs in a child
+interpreter (``python -m gemfiles.media.isolated --serve``) taken from a pool (``pool.ChildPool``): a child
+answers many probes, and is retired after ``max_jobs`` of them or after any failure. Text files need no
+decoder: their facts (line count, first line, encoding) are read in the server, in a worker thread, in
+blocks of a fixed size. The backends' decoding jobs (``run_isolated``) still get a fresh child each. So:
 
 * a decoder that crashes on a hostile file (a segfault in a codec, an out-of-memory kill) takes down only
   its child: the probe fails with ``ProbeFailed`` and the server goes on;
@@ -34,28 +37,40 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
+from gemfiles.domain.mime import file_kind
 from gemfiles.domain.models import FileRecord, FileState
-from gemfiles.domain.ports import ProbeResult
+from gemfiles.domain.ports import BlobStore, ProbeResult
 from gemfiles.media.facts import Facts
-from gemfiles.media.probe import has_probe, not_media
+from gemfiles.media.pool import ChildPool, ProbeFailed
+from gemfiles.media.probe import has_probe, not_media, probe_sync
 
 T = TypeVar("T")
 
 log = logging.getLogger("gemfiles.media")
 
 
-class ProbeFailed(Exception):
-    """The child died or ran out of time: nothing is known about the bytes."""
-
-
 class IsolatedProber:
     """The domain's ``Prober``, each probe in a child: of stored files (the background worker, and model
     calls that meet a file before the worker did) and of inline data. The composition root builds one."""
 
-    def __init__(self, blob_url: str, timeout: float, memory_mib: int | None = None) -> None:
+    def __init__(
+        self,
+        blob_url: str,
+        timeout: float,
+        memory_mib: int | None = None,
+        *,
+        blobs: BlobStore | None = None,
+        children: int = 1,
+        max_jobs: int = 200,
+    ) -> None:
         self.blob_url = blob_url
         self.timeout = timeout
         self.memory_mib = memory_mib
+        self.blobs = blobs
+        self.pool = ChildPool(children, memory_mib, max_jobs)
+
+    def close(self) -> None:
+        self.pool.close()
 
     async def probe(self, record: FileRecord) -> ProbeResult:
         """(state, facts, error) for a stored file: the worker's probe (``Maintenance.probe_one``).
@@ -66,14 +81,13 @@ class IsolatedProber:
         """
         if not has_probe(record.mime_type):
             return ProbeResult(FileState.ACTIVE, {}, None)  # nothing to read: no child
+        if file_kind(record.mime_type) == "text":
+            # No decoder: counting lines in blocks of a fixed size needs no isolation (and no child).
+            blobs = self.blobs if self.blobs is not None else blob_store(self.blob_url)
+            return await asyncio.to_thread(probe_sync, record, blobs)
         try:
             return await asyncio.to_thread(
-                run_isolated,
-                probe_stored,
-                record,
-                self.blob_url,
-                timeout=self.timeout,
-                memory_mib=self.memory_mib,
+                self.pool.run, probe_stored, record, self.blob_url, timeout=self.timeout
             )
         except ProbeFailed as exc:
             return not_media(record, f"the probe {exc}")
@@ -93,9 +107,7 @@ class IsolatedProber:
         if not has_probe(mime_type):
             return {}
         try:
-            return await asyncio.to_thread(
-                run_isolated, probe_bytes, mime_type, data, timeout=self.timeout, memory_mib=self.memory_mib
-            )
+            return await asyncio.to_thread(self.pool.run, probe_bytes, mime_type, data, timeout=self.timeout)
         except ProbeFailed as exc:
             return {"probe_error": f"the probe {exc}"}
 
@@ -156,14 +168,32 @@ def _death(returncode: int) -> str:
 
 
 def _child() -> None:
-    """The child's side: one request on stdin, its pickled outcome on stdout."""
+    """The child's side: one request on stdin, its pickled outcome on stdout; with ``--serve``, requests
+    framed by their length (``pool``) one after another until stdin ends."""
     answer = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answer
-    memory_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    serve = len(sys.argv) > 1 and sys.argv[1] == "--serve"
+    arguments = sys.argv[2:] if serve else sys.argv[1:]
+    memory_mib = int(arguments[0]) if arguments else 0
     if memory_mib:
         limit = memory_mib * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    path, module, qualname, args = pickle.loads(sys.stdin.buffer.read())
+    if not serve:
+        answer.write(_answer(sys.stdin.buffer.read()))
+        answer.close()
+        return
+    source = sys.stdin.buffer
+    while True:
+        head = source.read(8)
+        if len(head) < 8:
+            return  # the pool retired this child (or the server is gone)
+        data = _answer(source.read(int.from_bytes(head, "big")))
+        answer.write(len(data).to_bytes(8, "big") + data)
+        answer.flush()
+
+
+def _answer(request: bytes) -> bytes:
+    path, module, qualname, args = pickle.loads(request)
     sys.path[:] = path
     target: Any = importlib.import_module(module)
     for name in qualname.split("."):
@@ -175,11 +205,9 @@ def _child() -> None:
     except Exception as exc:  # the parent decides what an error means
         reply = (False, exc)
     try:
-        data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
-        data = pickle.dumps((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
-    answer.write(data)
-    answer.close()
+        return pickle.dumps((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
 
 
 # The probes, as run in the child ----------------------------------------------------------------------

@@ -195,18 +195,14 @@ async def _one_shot(
     mime_type: str,
     body: AsyncIterator[bytes],
 ) -> Response:
-    _token, session = await services.uploads.start(
+    reply = await services.uploads.upload_whole(
         project,
         name=meta.get("name"),
         display_name=meta.get("displayName"),
         mime_type=mime_type,
         declared_size=meta.get("sizeBytes"),
+        body=body,
     )
-    try:
-        reply = await services.uploads.chunk(session, ChunkCommand(0, None, upload=True, finalize=True), body)
-    except BaseException:
-        await services.uploads.abandon(session)
-        raise
     return json_response(
         {"file": _file(request, services, reply.file)}, 200, {"X-Goog-Upload-Status": "final"}
     )

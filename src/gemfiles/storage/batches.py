@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, bindparam, delete, not_, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from gemfiles.domain.batches import BatchHold, BatchJob, BatchState, Hold, LineResult
 from gemfiles.domain.clock import from_micros, to_micros
@@ -55,8 +55,7 @@ class SqlBatchStore:
         self.meta = meta
 
     async def create_batch(self, job: BatchJob) -> None:
-        async with self.meta._write() as conn:
-            await conn.execute(batches.insert().values(**_values(job)))
+        await self.meta._transact(_execute, batches.insert().values(**_values(job)))
 
     async def get_batch(self, project: str, batch_id: str) -> BatchJob | None:
         rows = await self.meta._rows(_GET, {"project": project, "id": batch_id})
@@ -77,42 +76,42 @@ class SqlBatchStore:
         now_us = to_micros(now)
         if not await self.meta._rows(_ANY_DUE, {"now": now_us}):
             return None  # a cheap read first: an idle runner takes no write lock
-        async with self.meta._write() as conn:
-            row = (
-                await conn.execute(
-                    select(batches)
-                    .where(
-                        batches.c.state.in_(_LIVE),
-                        or_(batches.c.lease_until.is_(None), batches.c.lease_until < now_us),
-                        not_(
-                            and_(
-                                batches.c.state == BatchState.PENDING.value,
-                                batches.c.project.in_(_HELD_PENDING),
-                            )
-                        ),
-                    )
-                    .order_by(batches.c.create_us)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
+
+        def work(conn: Connection) -> BatchJob | None:
+            row = conn.execute(
+                select(batches)
+                .where(
+                    batches.c.state.in_(_LIVE),
+                    or_(batches.c.lease_until.is_(None), batches.c.lease_until < now_us),
+                    not_(
+                        and_(
+                            batches.c.state == BatchState.PENDING.value,
+                            batches.c.project.in_(_HELD_PENDING),
+                        )
+                    ),
                 )
+                .order_by(batches.c.create_us)
+                .limit(1)
+                .with_for_update(skip_locked=True)
             ).first()
             if row is None:
                 return None
-            await conn.execute(
+            conn.execute(
                 update(batches)
                 .where(batches.c.id == row.id)
                 .values(lease_until=to_micros(now + timedelta(seconds=lease_seconds)))
             )
-        return _job(row._mapping)
+            return _job(row._mapping)
+
+        return await self.meta._transact(work)
 
     async def start_batch(self, batch_id: str, request_count: int, now: datetime) -> bool:
-        async with self.meta._write() as conn:
-            result = await conn.execute(
-                update(batches)
-                .where(batches.c.id == batch_id, batches.c.state == BatchState.PENDING.value)
-                .values(state=BatchState.RUNNING.value, request_count=request_count, update_us=to_micros(now))
-            )
-        return bool(result.rowcount)
+        statement = (
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.state == BatchState.PENDING.value)
+            .values(state=BatchState.RUNNING.value, request_count=request_count, update_us=to_micros(now))
+        )
+        return bool(await self.meta._transact(_execute, statement))
 
     async def save_batch_progress(
         self,
@@ -123,19 +122,18 @@ class SqlBatchStore:
         now: datetime,
         lease_seconds: float,
     ) -> bool:
-        async with self.meta._write() as conn:
-            row = (
-                await conn.execute(
-                    select(batches.c.state, batches.c.done_lines)
-                    .where(batches.c.id == batch_id)
-                    .with_for_update()
-                )
+
+        def work(conn: Connection) -> bool:
+            row = conn.execute(
+                select(batches.c.state, batches.c.done_lines)
+                .where(batches.c.id == batch_id)
+                .with_for_update()
             ).first()
             if row is None or row.state != BatchState.RUNNING.value:
                 return False
             succeeded = failed = 0
             for result in results:
-                if await self._keep(conn, batch_id, result):
+                if self._keep(conn, batch_id, result):
                     succeeded += result.ok
                     failed += not result.ok
             values: dict[str, Any] = {
@@ -147,10 +145,12 @@ class SqlBatchStore:
                 values |= {"done_lines": done_lines, "done_offset": done_offset}
             if succeeded or failed:
                 values["update_us"] = to_micros(now)
-            await conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
-        return True
+            conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
+            return True
 
-    async def _keep(self, conn: AsyncConnection, batch_id: str, result: LineResult) -> bool:
+        return await self.meta._transact(work)
+
+    def _keep(self, conn: Connection, batch_id: str, result: LineResult) -> bool:
         stmt = self.meta._insert(batch_results).values(
             batch_id=batch_id,
             idx=result.index,
@@ -158,7 +158,7 @@ class SqlBatchStore:
             ok=result.ok,
             body_json=orjson.dumps(result.body).decode(),
         )
-        inserted = await conn.execute(stmt.on_conflict_do_nothing(index_elements=["batch_id", "idx"]))
+        inserted = conn.execute(stmt.on_conflict_do_nothing(index_elements=["batch_id", "idx"]))
         return bool(inserted.rowcount)
 
     async def answered_lines(self, batch_id: str, from_index: int) -> set[int]:
@@ -177,8 +177,9 @@ class SqlBatchStore:
         output: FileRecord | None = None,
         error: dict[str, Any] | None = None,
     ) -> bool:
-        async with self.meta._write() as conn:
-            result = await conn.execute(
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
                 update(batches)
                 .where(batches.c.id == batch_id, batches.c.state.in_(_LIVE))
                 .values(
@@ -193,51 +194,54 @@ class SqlBatchStore:
             if not result.rowcount:
                 return False
             if output is not None:
-                await conn.execute(files.insert().values(**file_values(output) | {"probe_due": False}))
+                conn.execute(files.insert().values(**file_values(output) | {"probe_due": False}))
                 # Counted in the project's usage, never refused: the answers exist already.
-                await self.meta._add_usage(conn, output.project, used=output.size_bytes)
-                await conn.execute(delete(batch_results).where(batch_results.c.batch_id == batch_id))
-        return True
+                self.meta._add_usage(conn, output.project, used=output.size_bytes)
+                conn.execute(delete(batch_results).where(batch_results.c.batch_id == batch_id))
+            return True
+
+        return await self.meta._transact(work)
 
     async def release_batch(self, batch_id: str, retry_at: datetime) -> None:
-        async with self.meta._write() as conn:
-            await conn.execute(
-                update(batches)
-                .where(batches.c.id == batch_id, batches.c.state.in_(_LIVE))
-                .values(lease_until=to_micros(retry_at))
-            )
+        await self.meta._transact(
+            _execute,
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.state.in_(_LIVE))
+            .values(lease_until=to_micros(retry_at)),
+        )
 
     async def cancel_batch(self, project: str, batch_id: str, now: datetime) -> BatchJob | None:
-        async with self.meta._write() as conn:
-            await conn.execute(
-                update(batches)
-                .where(batches.c.project == project, batches.c.id == batch_id, batches.c.state.in_(_LIVE))
-                .values(
-                    state=BatchState.CANCELLED.value,
-                    update_us=to_micros(now),
-                    end_us=to_micros(now),
-                    lease_until=None,
-                )
-            )
+        await self.meta._transact(
+            _execute,
+            update(batches)
+            .where(batches.c.project == project, batches.c.id == batch_id, batches.c.state.in_(_LIVE))
+            .values(
+                state=BatchState.CANCELLED.value,
+                update_us=to_micros(now),
+                end_us=to_micros(now),
+                lease_until=None,
+            ),
+        )
         return await self.get_batch(project, batch_id)
 
     async def delete_batch(self, project: str, batch_id: str, now: datetime) -> BatchJob | None:
-        async with self.meta._write() as conn:
-            row = (
-                await conn.execute(
-                    select(batches)
-                    .where(batches.c.project == project, batches.c.id == batch_id)
-                    .with_for_update()
-                )
+
+        def work(conn: Connection) -> BatchJob | None:
+            row = conn.execute(
+                select(batches)
+                .where(batches.c.project == project, batches.c.id == batch_id)
+                .with_for_update()
             ).first()
             if row is None:
                 return None
             job = _job(row._mapping)
-            await conn.execute(delete(batches).where(batches.c.id == batch_id))
-            await conn.execute(delete(batch_results).where(batch_results.c.batch_id == batch_id))
+            conn.execute(delete(batches).where(batches.c.id == batch_id))
+            conn.execute(delete(batch_results).where(batch_results.c.batch_id == batch_id))
             if job.inline:  # the inline requests' bytes are the job's own; a file input is the user's
-                await self.meta._queue_gc(conn, [("object", job.input_key, {})], now)
-        return job
+                self.meta._queue_gc(conn, [("object", job.input_key, {})], now)
+            return job
+
+        return await self.meta._transact(work)
 
     async def get_batch_hold(self, project: str) -> Hold | None:
         rows = await self.meta._rows(_HOLD, {"project": project})
@@ -246,14 +250,22 @@ class SqlBatchStore:
         return Hold(BatchHold(rows[0]["hold"]), int(rows[0]["after_lines"]))
 
     async def set_batch_hold(self, project: str, hold: Hold | None) -> None:
-        async with self.meta._write() as conn:
-            await conn.execute(delete(batch_holds).where(batch_holds.c.project == project))
+
+        def work(conn: Connection) -> None:
+            conn.execute(delete(batch_holds).where(batch_holds.c.project == project))
             if hold is not None:
-                await conn.execute(
+                conn.execute(
                     batch_holds.insert().values(
                         project=project, hold=hold.hold.value, after_lines=hold.after_lines
                     )
                 )
+
+        await self.meta._transact(work)
+
+
+def _execute(conn: Connection, statement: Any) -> int:
+    """One statement in a write transaction; the rows it changed."""
+    return int(conn.execute(statement).rowcount)
 
 
 def _values(job: BatchJob) -> dict[str, Any]:

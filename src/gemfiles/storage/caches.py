@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, tuple_, update
+from sqlalchemy.engine import Connection
 
 from gemfiles.domain.caches import CachedContent
 from gemfiles.domain.clock import from_micros, to_micros
@@ -30,8 +31,7 @@ class SqlCacheStore:
         self.meta = meta
 
     async def put_cache(self, cache: CachedContent) -> None:
-        async with self.meta._write() as conn:
-            await conn.execute(table.insert().values(**_values(cache)))
+        await self.meta._transact(_execute, table.insert().values(**_values(cache)))
 
     async def get_cache(self, project: str, cache_id: str, now: datetime) -> CachedContent | None:
         rows = await self.meta._rows(_GET, {"project": project, "id": cache_id, "now": to_micros(now)})
@@ -49,38 +49,43 @@ class SqlCacheStore:
     async def update_cache_expiry(
         self, project: str, cache_id: str, expire_time: datetime, now: datetime
     ) -> CachedContent | None:
-        async with self.meta._write() as conn:
-            result = await conn.execute(
-                update(table)
-                .where(table.c.project == project, table.c.id == cache_id, table.c.expire_us > to_micros(now))
-                .values(expire_us=to_micros(expire_time), update_us=to_micros(now))
-            )
-        if not result.rowcount:
+        changed = await self.meta._transact(
+            _execute,
+            update(table)
+            .where(table.c.project == project, table.c.id == cache_id, table.c.expire_us > to_micros(now))
+            .values(expire_us=to_micros(expire_time), update_us=to_micros(now)),
+        )
+        if not changed:
             return None
         return await self.get_cache(project, cache_id, now)
 
     async def delete_cache(self, project: str, cache_id: str, now: datetime) -> bool:
-        async with self.meta._write() as conn:
-            result = await conn.execute(
-                delete(table).where(
-                    table.c.project == project, table.c.id == cache_id, table.c.expire_us > to_micros(now)
-                )
-            )
-        return bool(result.rowcount)
+        deleted = await self.meta._transact(
+            _execute,
+            delete(table).where(
+                table.c.project == project, table.c.id == cache_id, table.c.expire_us > to_micros(now)
+            ),
+        )
+        return bool(deleted)
 
     async def sweep_expired_caches(self, now: datetime, limit: int) -> int:
-        async with self.meta._write() as conn:
-            rows = (
-                await conn.execute(
-                    select(table.c.project, table.c.id)
-                    .where(table.c.expire_us <= to_micros(now))
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
+        def work(conn: Connection) -> int:
+            rows = conn.execute(
+                select(table.c.project, table.c.id)
+                .where(table.c.expire_us <= to_micros(now))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                await conn.execute(delete(table).where(table.c.project == row.project, table.c.id == row.id))
-        return len(rows)
+                conn.execute(delete(table).where(table.c.project == row.project, table.c.id == row.id))
+            return len(rows)
+
+        return await self.meta._transact(work)
+
+
+def _execute(conn: Connection, statement: Any) -> int:
+    """One statement in a write transaction; the rows it changed."""
+    return int(conn.execute(statement).rowcount)
 
 
 def _values(cache: CachedContent) -> dict[str, Any]:

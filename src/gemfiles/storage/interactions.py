@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import from_micros, to_micros
 from gemfiles.domain.interactions import InteractionRecord
@@ -44,8 +45,8 @@ class SqlInteractionStore:
         return stmt.on_conflict_do_update(index_elements=["project", "id"], set_=changing)
 
     async def put_interaction(self, record: InteractionRecord) -> None:
-        async with self.meta._write() as conn:
-            await conn.execute(self._upsert(_values(record)))
+        statement = self._upsert(_values(record))
+        await self.meta._transact(lambda conn: conn.execute(statement))
 
     async def get_interaction(
         self, project: str, interaction_id: str, now: datetime
@@ -54,33 +55,30 @@ class SqlInteractionStore:
         return _record(rows[0]) if rows else None
 
     async def delete_interaction(self, project: str, interaction_id: str, now: datetime) -> bool:
-        async with self.meta._write() as conn:
-            result = await conn.execute(
-                delete(interactions).where(
-                    interactions.c.project == project,
-                    interactions.c.id == interaction_id,
-                    interactions.c.expire_us > to_micros(now),
-                )
-            )
-        return bool(result.rowcount)
+        statement = delete(interactions).where(
+            interactions.c.project == project,
+            interactions.c.id == interaction_id,
+            interactions.c.expire_us > to_micros(now),
+        )
+        return await self.meta._transact(lambda conn: bool(conn.execute(statement).rowcount))
 
     async def sweep_expired_interactions(self, now: datetime, limit: int) -> int:
-        async with self.meta._write() as conn:
-            rows = (
-                await conn.execute(
-                    select(interactions.c.project, interactions.c.id)
-                    .where(interactions.c.expire_us <= to_micros(now))
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
+        def work(conn: Connection) -> int:
+            rows = conn.execute(
+                select(interactions.c.project, interactions.c.id)
+                .where(interactions.c.expire_us <= to_micros(now))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                await conn.execute(
+                conn.execute(
                     delete(interactions).where(
                         interactions.c.project == row.project, interactions.c.id == row.id
                     )
                 )
-        return len(rows)
+            return len(rows)
+
+        return await self.meta._transact(work)
 
 
 def _values(record: InteractionRecord) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Layout under the root::
 
     uploads/<upload_key>/<n>.part        one file per chunk attempt, fsynced before its commit
     objects/<k[:2]>/<upload_key>/        a finished object: the committed parts + manifest.json
+    objects/<k[:2]>/<upload_key>.data    an object written whole (``put_object``: a one-request upload)
 
 Completing an upload writes a manifest naming the committed parts, fsyncs it and renames the upload's
 directory into ``objects/``: one atomic rename, no copy of the bytes, so finalizing a 2 GiB file costs the
@@ -14,7 +15,6 @@ manifest and are removed when the directory is renamed or collected.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import ctypes
 import io
 import json
@@ -23,15 +23,28 @@ import shutil
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from gemfiles.domain.models import PartRef
 from gemfiles.domain.ports import PartNumbers
+from gemfiles.storage.disk_reader import ConcatReader
 from gemfiles.storage.parts import check_upload_key, object_key, same_stored_bytes
 
 READ_BLOCK = 1024 * 1024
 _MANIFEST = "manifest.json"
+# The disk's own threads: an fsync holds its thread for a millisecond or more, and sixteen concurrent small
+# uploads (six fsyncs each) would queue behind the event loop's default pool (cores + 4 threads) while the
+# disk could take them all at once. Blocking file work of this store runs here, never on the event loop.
+DISK_THREADS = 32
+_disk = ThreadPoolExecutor(max_workers=DISK_THREADS, thread_name_prefix="gemfiles-disk")
+
+
+async def _on_disk(function: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(_disk, function, *args)
+
+
 # Completing an upload takes one of these, picked by its key: racing finalizes of one upload take turns.
 _COMPLETING = [threading.Lock() for _ in range(64)]
 
@@ -90,6 +103,7 @@ class LocalBlobStore:
         self._objects = root / "objects"
         for path in (self._uploads, self._objects):
             path.mkdir(parents=True, exist_ok=True)
+        self._prefixes: set[Path] = set()
 
     @property
     def url(self) -> str:
@@ -117,7 +131,7 @@ class LocalBlobStore:
         return self._objects / prefix / upload_key
 
     async def begin_upload(self, upload_key: str) -> dict[str, Any]:
-        await asyncio.to_thread(self._upload_dir(upload_key).mkdir, parents=True, exist_ok=True)
+        await _on_disk(_make_dir, self._upload_dir(upload_key))
         return {}
 
     async def put_part(
@@ -137,11 +151,11 @@ class LocalBlobStore:
         number = numbers.next
         path = directory / f"{number}.part"
         try:
-            fd = await loop.run_in_executor(None, _open_new, path)
+            fd = await loop.run_in_executor(_disk, _open_new, path)
         except FileExistsError:
             number = await numbers.allocate()
             path = directory / f"{number}.part"
-            fd = await loop.run_in_executor(None, _open_new, path)
+            fd = await loop.run_in_executor(_disk, _open_new, path)
         size = 0
         pending: asyncio.Future[None] | None = None
         try:
@@ -152,12 +166,12 @@ class LocalBlobStore:
                 # One job per block: the observer (the running SHA-256) then the write, in one worker thread,
                 # while the event loop receives the next block. Two parallel jobs per block cost more
                 # thread hand-offs than they save on two cores.
-                pending = loop.run_in_executor(None, _observe_and_write, fd, size, block, observe)
+                pending = loop.run_in_executor(_disk, _observe_and_write, fd, size, block, observe)
                 size += len(block)
             if pending is not None:
                 await pending
                 pending = None
-            await loop.run_in_executor(None, os.fsync, fd)
+            await loop.run_in_executor(_disk, os.fsync, fd)
         except BaseException:
             if pending is not None:
                 await asyncio.gather(pending, return_exceptions=True)
@@ -166,6 +180,41 @@ class LocalBlobStore:
             raise
         os.close(fd)
         return PartRef(number=number, size=size)
+
+    async def put_object(
+        self, upload_key: str, blocks: AsyncIterator[bytes], observe: Callable[[bytes], None] | None = None
+    ) -> tuple[str, int]:
+        """One file written, fsynced and renamed into place (with its directory fsynced): the cost of the
+        plainest durable upload handler. The last block, the fsync and the rename go in one thread job, so
+        a small body costs one hand-off to a disk thread."""
+        key = object_key(upload_key)
+        final = self._single_file(key)
+        writing = _Writing(final.with_suffix(".tmp"), observe)
+        if final.parent not in self._prefixes:
+            await _on_disk(_make_durable_dir, final.parent)
+            self._prefixes.add(final.parent)
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[None] | None = None
+        held: bytes | None = None
+        try:
+            async for block in blocks:
+                if not block:
+                    continue
+                if held is not None:
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(_disk, writing.write, held)
+                held = block
+            if pending is not None:
+                await pending
+                pending = None
+            await _on_disk(writing.finish, held, final)
+        except BaseException:
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
+            writing.discard()
+            raise
+        return key, writing.size
 
     async def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
         path = self._upload_dir(upload_key) / f"{part.number}.part"
@@ -179,7 +228,7 @@ class LocalBlobStore:
 
     async def complete_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> str:
         key = object_key(upload_key)
-        await asyncio.to_thread(self._complete, upload_key, key, parts)
+        await _on_disk(self._complete, upload_key, key, parts)
         return key
 
     def _complete(self, upload_key: str, key: str, parts: list[PartRef]) -> None:
@@ -211,19 +260,28 @@ class LocalBlobStore:
         _fsync_dir(self._uploads)
 
     async def is_completed(self, upload_key: str, state: dict[str, Any]) -> bool:
-        return await asyncio.to_thread((self._object_dir(object_key(upload_key)) / _MANIFEST).exists)
+        return bool(await _on_disk((self._object_dir(object_key(upload_key)) / _MANIFEST).exists))
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
-        await asyncio.to_thread(shutil.rmtree, self._upload_dir(upload_key), True)
+        await _on_disk(shutil.rmtree, self._upload_dir(upload_key), True)
+
+    def _single_file(self, key: str) -> Path:
+        directory = self._object_dir(key)
+        return directory.parent / f"{directory.name}.data"
 
     def _manifest(self, key: str) -> list[tuple[Path, int]]:
+        single = self._single_file(key)
+        try:
+            return [(single, os.stat(single).st_size)]
+        except FileNotFoundError:
+            pass
         directory = self._object_dir(key)
         with open(directory / _MANIFEST, encoding="utf-8") as src:
             manifest = json.load(src)
         return [(directory / part["file"], int(part["size"])) for part in manifest["parts"]]
 
     async def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        parts = await asyncio.to_thread(self._manifest, key)
+        parts = await _on_disk(self._manifest, key)
         offset = 0
         for path, size in parts:
             part_start, part_end = offset, offset + size
@@ -239,10 +297,53 @@ class LocalBlobStore:
         parts = self._manifest(key)
         if len(parts) == 1:
             return open(parts[0][0], "rb")
-        return io.BufferedReader(_ConcatReader(parts), buffer_size=READ_BLOCK)  # type: ignore[return-value]
+        return io.BufferedReader(ConcatReader(parts), buffer_size=READ_BLOCK)  # type: ignore[return-value]
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(shutil.rmtree, self._object_dir(key), True)
+        await _on_disk(self._single_file(key).unlink, True)
+        await _on_disk(shutil.rmtree, self._object_dir(key), True)
+
+
+def _make_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def _make_durable_dir(path: Path) -> None:
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(path.parent)
+
+
+class _Writing:
+    """A file being written whole: opened at its first block, renamed to its final name when done."""
+
+    def __init__(self, path: Path, observe: Callable[[bytes], None] | None) -> None:
+        self.path = path
+        self.observe = observe
+        self.fd: int | None = None
+        self.size = 0
+
+    def write(self, block: bytes | None) -> None:
+        if self.fd is None:
+            self.fd = _open_new(self.path)
+        if block:
+            _observe_and_write(self.fd, self.size, block, self.observe)
+            self.size += len(block)
+
+    def finish(self, block: bytes | None, final: Path) -> None:
+        self.write(block)
+        assert self.fd is not None
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = None
+        os.replace(self.path, final)
+        _fsync_dir(final.parent)
+
+    def discard(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        self.path.unlink(missing_ok=True)
 
 
 def _open_new(path: Path) -> int:
@@ -251,76 +352,15 @@ def _open_new(path: Path) -> int:
 
 async def _read_file(path: Path, offset: int, length: int) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
-    handle = await loop.run_in_executor(None, open, path, "rb")
+    handle = await loop.run_in_executor(_disk, open, path, "rb")
     try:
         handle.seek(offset)
         remaining = length
         while remaining > 0:
-            block = await loop.run_in_executor(None, handle.read, min(READ_BLOCK, remaining))
+            block = await loop.run_in_executor(_disk, handle.read, min(READ_BLOCK, remaining))
             if not block:
                 raise OSError(f"{path} is shorter than its manifest says")
             remaining -= len(block)
             yield block
     finally:
         handle.close()
-
-
-class _ConcatReader(io.RawIOBase):
-    """A seekable read-only view over several part files laid end to end."""
-
-    def __init__(self, parts: list[tuple[Path, int]]) -> None:
-        self._parts = parts
-        self._starts: list[int] = []
-        total = 0
-        for _, size in parts:
-            self._starts.append(total)
-            total += size
-        self._size = total
-        self._pos = 0
-        self._index = -1
-        self._handle: BinaryIO | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        if self._pos >= self._size:
-            return 0
-        index = self._part_at(self._pos)
-        if index != self._index:
-            if self._handle is not None:
-                self._handle.close()
-            self._handle = open(self._parts[index][0], "rb")
-            self._index = index
-        assert self._handle is not None
-        within = self._pos - self._starts[index]
-        self._handle.seek(within)
-        want = min(len(buffer), self._parts[index][1] - within)
-        data = self._handle.read(want)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def _part_at(self, pos: int) -> int:
-        index = bisect.bisect_right(self._starts, pos) - 1
-        # Skip empty parts that start at the same offset.
-        while index < len(self._parts) - 1 and self._parts[index][1] == 0:
-            index += 1
-        return index
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-        super().close()

@@ -175,6 +175,21 @@ class MemoryMetadataStore:
         active.sort(key=lambda s: s.create_time, reverse=True)
         return [_copy_session(s) for s in active[:limit]]
 
+    async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
+        existing = self._db.files.get((file.project, file.id))
+        if existing is not None and existing.record.expire_time > now:
+            raise NameTaken(file.project, file.id)
+        usage = self._usage(file.project)
+        freed = existing.record.size_bytes if existing is not None else 0
+        quota_bytes = self._db.quotas.get(file.project, quota_bytes)  # the project's own, if it has one
+        if usage[0] + usage[1] - freed + file.size_bytes > quota_bytes:
+            raise QuotaRefused(file.project, file.size_bytes, quota_bytes)
+        if existing is not None:
+            self._drop_files([existing.record], now)  # expired, not swept yet: make room
+        self._db.files[(file.project, file.id)] = _StoredFile(replace(file), probe_due=file.facts is None)
+        self._add_usage(file.project, used=file.size_bytes)
+        return file
+
     # Upload sessions -------------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
         if self._live(session.project, session.file_id, now) is not None:
@@ -231,6 +246,18 @@ class MemoryMetadataStore:
         session.status = SessionStatus.FINAL
         session.reserved_bytes = 0
         return file
+
+    async def finish_whole(
+        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> FileRecord | None:
+        session = self._db.sessions.get(token_digest)
+        if session is None or session.status != SessionStatus.ACTIVE or session.received != 0:
+            return None
+        extra = file.size_bytes if session.declared_size is None else 0
+        self._reserve(session.project, extra, quota_bytes)
+        session.reserved_bytes += extra
+        session.received = file.size_bytes
+        return await self.finish_session(token_digest, file, now)
 
     def _end_session(
         self, session: UploadSession, status: SessionStatus, error: dict[str, Any] | None, now: datetime

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from gemfiles.domain.models import PartRef
 from gemfiles.domain.ports import PartNumbers
-from gemfiles.storage.parts import check_upload_key, object_key, same_stored_bytes
+from gemfiles.storage.parts import check_upload_key, object_key, put_object_in_parts, same_stored_bytes
 
 READ_BLOCK = 1024 * 1024
 
@@ -89,6 +89,11 @@ class MemoryBlobStore:
         if object_key(upload_key) in self._bucket.objects:
             raise FileNotFoundError(f"upload {upload_key} is completed")
         return self._bucket.uploads.setdefault(upload_key, {})
+
+    async def put_object(
+        self, upload_key: str, blocks: AsyncIterator[bytes], observe: Callable[[bytes], None] | None = None
+    ) -> tuple[str, int]:
+        return await put_object_in_parts(self, upload_key, blocks, observe)
 
     async def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
         data = self._parts(upload_key).get(part.number)

@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gemfiles.domain.models import PartRef
 from gemfiles.domain.ports import BlobStoreError, PartNumbers, PartUnreadable
-from gemfiles.storage.parts import observed, same_stored_bytes
+from gemfiles.storage.parts import observed, put_object_in_parts, same_stored_bytes
 from gemfiles.storage.s3_body import PartBody
 from gemfiles.storage.s3_client import READ_BLOCK
 from gemfiles.storage.s3_join import MAX_PART_NUMBER, MIN_PART, S3Joins
@@ -134,6 +134,11 @@ class S3BlobStore(S3Joins):
             return await self._send_part(upload_key, state, number, spool, size)
         finally:
             await asyncio.to_thread(spool.close)
+
+    async def put_object(
+        self, upload_key: str, blocks: AsyncIterator[bytes], observe: Callable[[bytes], None] | None = None
+    ) -> tuple[str, int]:
+        return await put_object_in_parts(self, upload_key, blocks, observe)
 
     async def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
         if not part.key:

@@ -1,22 +1,28 @@
 """The SQL connections of the metadata store: SQLite (``sqlite:///path``) and PostgreSQL (``postgresql://``).
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk when it returns. Writes go through
-a single connection (SQLite has one writer anyway), reads through a small pool that never waits for it.
+one thread (SQLite has one writer anyway) that commits transactions in groups (``sql_writer``: concurrent
+transactions share one fsync); reads through a small pool that never waits for it. A write transaction is
+a plain function of a blocking connection (``_transact``): on SQLite it runs in the writer thread, on
+PostgreSQL through the async pool (``AsyncConnection.run_sync``), so both run the same statements.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gemfiles.storage.sql_writer import SqliteWriter
+
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -38,17 +44,20 @@ class SqlDatabase:
         self.is_sqlite = self.url.startswith("sqlite")
         self._sync_reader: Engine | None = None
         self._raw: Any = None
+        self._pg_pool: Any = None
         self._compiled: dict[int, tuple[Any, str, list[str], dict[str, Any]]] = {}
+        self._sqlite_writer: SqliteWriter | None = None
+        self._writer: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
         if self.is_sqlite:
-            self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0)
-            _sqlite_pragmas(self._writer.sync_engine, "BEGIN IMMEDIATE")
-            self._reader = self._writer
+            sync_url = self.url.replace("sqlite+aiosqlite", "sqlite+pysqlite")
+            writer = create_engine(sync_url, pool_size=1, max_overflow=0)
+            _sqlite_pragmas(writer, "BEGIN IMMEDIATE")
+            self._sqlite_writer = SqliteWriter(writer)
             # Reads run inline on the event loop through plain pysqlite in autocommit mode: a primary-key
             # lookup takes microseconds, far less than the thread hand-offs of an async driver, and WAL
             # readers never wait for the writer.
-            self._sync_reader = create_engine(
-                self.url.replace("sqlite+aiosqlite", "sqlite+pysqlite"), pool_size=1, max_overflow=4
-            )
+            self._sync_reader = create_engine(sync_url, pool_size=1, max_overflow=4)
             _sqlite_pragmas(self._sync_reader, None)
         else:
             self._writer = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -62,13 +71,19 @@ class SqlDatabase:
     async def migrate(self) -> None:
         from gemfiles.storage.migrate import upgrade
 
-        async with self._writer.begin() as conn:
-            await conn.run_sync(upgrade)
+        await self._transact(upgrade)
 
     async def close(self) -> None:
-        await self._writer.dispose()
-        if self._reader is not self._writer:
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
+            self._sqlite_writer._engine.dispose()
+        if self._writer is not None:
+            await self._writer.dispose()
+        if self._reader is not None:
             await self._reader.dispose()
+        if self._pg_pool is not None:
+            await self._pg_pool.close()
+            self._pg_pool = None
         if self._raw is not None:
             self._raw.close()
             self._raw = None
@@ -78,10 +93,17 @@ class SqlDatabase:
     async def ping(self) -> None:
         await self._rows(select(text("1")))
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
+    async def _transact(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(connection, *args)`` in one write transaction; its value once committed (on disk).
+
+        On SQLite a member of a group commit in the writer thread, on PostgreSQL a transaction of the pool.
+        ``work`` runs blocking statements only (``connection.execute``) and raises to roll back.
+        """
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.run(work, *args)
+        assert self._writer is not None
         async with self._writer.begin() as conn:
-            yield conn
+            return await conn.run_sync(work, *args)
 
     async def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
         """Runs a read-only query: inline on SQLite, on the async pool on PostgreSQL.
@@ -90,23 +112,41 @@ class SqlDatabase:
         """
         if self._sync_reader is not None:
             return self._sqlite_rows(query, params or {})
-        async with self._reader.connect() as conn:
-            return [row._mapping for row in (await conn.execute(query, params or {})).all()]
+        # PostgreSQL: the statement compiled once, then run on a plain asyncpg pool, which prepares it once
+        # per connection: one round trip, no per-call SQLAlchemy work. Rows are asyncpg Records (by name).
+        assert self._reader is not None
+        text_sql, values = self._compiled_values(query, params or {}, self._reader.dialect)
+        pool = self._pg_pool or await self._open_pg_pool()
+        return list(await pool.fetch(text_sql, *values))
 
-    def _sqlite_rows(self, query: Any, params: dict[str, Any]) -> list[Any]:
-        # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
-        # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
+    async def _open_pg_pool(self) -> Any:
+        import asyncpg
+
+        dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, max_inactive_connection_lifetime=600)
+        if self._pg_pool is None:
+            self._pg_pool = pool
+        else:
+            await pool.close()
+        return self._pg_pool
+
+    def _compiled_values(self, query: Any, params: dict[str, Any], dialect: Any) -> tuple[str, list[Any]]:
         compiled = self._compiled.get(id(query))
         if compiled is None or compiled[0] is not query:
-            sql = query.compile(dialect=self._sync_reader.dialect)  # type: ignore[union-attr]
+            sql = query.compile(dialect=dialect)
             compiled = (query, str(sql), list(sql.positiontup or []), dict(sql.params))
             if len(self._compiled) < 256:
                 self._compiled[id(query)] = compiled
         _, text_sql, order, defaults = compiled
+        return text_sql, [params[name] if name in params else defaults[name] for name in order]
+
+    def _sqlite_rows(self, query: Any, params: dict[str, Any]) -> list[Any]:
+        # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
+        # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
+        text_sql, values = self._compiled_values(query, params, self._sync_reader.dialect)  # type: ignore[union-attr]
         if self._raw is None:
             self._raw = self._sync_reader.raw_connection()  # type: ignore[union-attr]
             self._raw.driver_connection.row_factory = sqlite3.Row
-        values = [params[name] if name in params else defaults[name] for name in order]
         return self._raw.driver_connection.execute(text_sql, values).fetchall()
 
     async def _first(self, query: Any, params: dict[str, Any] | None = None) -> Any | None:

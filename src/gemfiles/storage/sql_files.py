@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import FileRecord, ProjectUsage
-from gemfiles.domain.ports import QuotaRefused
+from gemfiles.domain.ports import NameTaken, QuotaRefused
 from gemfiles.storage.schema import blob_gc, files, project_usage
 from gemfiles.storage.sql_engine import SqlDatabase
-from gemfiles.storage.sql_rows import file_record
+from gemfiles.storage.sql_rows import file_record, file_values
 
 # A hot read statement, built once (see SqlDatabase._sqlite_rows).
 _GET_FILE = (
@@ -28,6 +28,26 @@ _GET_FILE = (
 )
 
 
+# A page of the listing, newest first, keyset-paginated (ix_files_project_created serves both the filter and
+# the order: EXPLAIN shows one index SEARCH, no sort); built once, so it is compiled once.
+_PAGE = (
+    select(files)
+    .where(files.c.project == bindparam("project"), files.c.expire_us > bindparam("now"))
+    .order_by(files.c.create_us.desc(), files.c.id.desc())
+    .limit(bindparam("limit", literal_execute=False))
+)
+_PAGE_AFTER = (
+    select(files)
+    .where(
+        files.c.project == bindparam("project"),
+        files.c.expire_us > bindparam("now"),
+        tuple_(files.c.create_us, files.c.id) < tuple_(bindparam("after_us"), bindparam("after_id")),
+    )
+    .order_by(files.c.create_us.desc(), files.c.id.desc())
+    .limit(bindparam("limit", literal_execute=False))
+)
+
+
 class SqlFiles(SqlDatabase):
     # Files ---------------------------------------------------------------------------------------------
     async def get_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
@@ -37,52 +57,75 @@ class SqlFiles(SqlDatabase):
     async def list_files(
         self, project: str, now: datetime, limit: int, after: tuple[int, str] | None
     ) -> list[FileRecord]:
-        query = select(files).where(files.c.project == project, files.c.expire_us > to_micros(now))
+        params: dict[str, object] = {"project": project, "now": to_micros(now), "limit": limit}
         if after is not None:
-            query = query.where(tuple_(files.c.create_us, files.c.id) < tuple_(*after))
-        query = query.order_by(files.c.create_us.desc(), files.c.id.desc()).limit(limit)
-        return [file_record(row) for row in await self._rows(query)]
+            params["after_us"], params["after_id"] = after
+        rows = await self._rows(_PAGE if after is None else _PAGE_AFTER, params)
+        return [file_record(row) for row in rows]
+
+    async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
+        return await self._transact(self._create_file, file, quota_bytes, now)
+
+    def _create_file(self, conn: Connection, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
+        # Two statements in the usual case: the row (unless the name is held) and the usage.
+        inserted = conn.execute(
+            self._insert(files)
+            .values(**file_values(file))
+            .on_conflict_do_nothing(index_elements=["project", "id"])
+        )
+        if inserted.rowcount != 1:
+            self._replace_expired(conn, file, now)
+        self._take(conn, file.project, file.size_bytes, quota_bytes)
+        return file
+
+    def _replace_expired(self, conn: Connection, file: FileRecord, now: datetime) -> None:
+        """The name is held: by an expired file not swept yet (it makes room), or not (NameTaken)."""
+        existing = conn.execute(
+            select(files).where(files.c.project == file.project, files.c.id == file.id).with_for_update()
+        ).first()
+        if existing is not None:
+            old = file_record(existing)
+            if old.expire_time > now:
+                raise NameTaken(file.project, file.id)
+            self._drop_files(conn, [old], now)
+        conn.execute(insert(files).values(**file_values(file)))
 
     async def delete_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    select(files)
-                    .where(
-                        files.c.project == project, files.c.id == file_id, files.c.expire_us > to_micros(now)
-                    )
-                    .with_for_update()
-                )
+        def work(conn: Connection) -> FileRecord | None:
+            row = conn.execute(
+                select(files)
+                .where(files.c.project == project, files.c.id == file_id, files.c.expire_us > to_micros(now))
+                .with_for_update()
             ).first()
             if row is None:
                 return None
             record = file_record(row)
-            await self._drop_files(conn, [record], now)
-        return record
+            self._drop_files(conn, [record], now)
+            return record
 
-    async def _drop_files(self, conn: AsyncConnection, records: list[FileRecord], now: datetime) -> None:
+        return await self._transact(work)
+
+    def _drop_files(self, conn: Connection, records: list[FileRecord], now: datetime) -> None:
         freed: dict[str, int] = {}
         for record in records:
-            await conn.execute(
-                delete(files).where(files.c.project == record.project, files.c.id == record.id)
-            )
+            conn.execute(delete(files).where(files.c.project == record.project, files.c.id == record.id))
             freed[record.project] = freed.get(record.project, 0) + record.size_bytes
         # Usage rows are locked in one global order, so two replicas sweeping files of the same projects
         # cannot deadlock on PostgreSQL.
         for project in sorted(freed):
-            await self._add_usage(conn, project, used=-freed[project])
-        await self._queue_gc(conn, [("object", r.blob_key, {}) for r in records], now)
+            self._add_usage(conn, project, used=-freed[project])
+        self._queue_gc(conn, [("object", r.blob_key, {}) for r in records], now)
 
     # Quota ---------------------------------------------------------------------------------------------
-    async def _ensure_usage_row(self, conn: AsyncConnection, project: str) -> None:
+    def _ensure_usage_row(self, conn: Connection, project: str) -> None:
         stmt = self._insert(project_usage).values(project=project, used_bytes=0, reserved_bytes=0)
-        await conn.execute(stmt.on_conflict_do_nothing(index_elements=["project"]))
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["project"]))
 
-    async def _reserve(self, conn: AsyncConnection, project: str, amount: int, quota: int) -> None:
+    def _reserve(self, conn: Connection, project: str, amount: int, quota: int) -> None:
         if amount <= 0:
             return
-        await self._ensure_usage_row(conn, project)
-        result = await conn.execute(
+        self._ensure_usage_row(conn, project)
+        result = conn.execute(
             update(project_usage)
             .where(
                 project_usage.c.project == project,
@@ -92,21 +135,47 @@ class SqlFiles(SqlDatabase):
             .values(reserved_bytes=project_usage.c.reserved_bytes + amount)
         )
         if result.rowcount != 1:
-            row = (
-                await conn.execute(
-                    select(project_usage.c.quota_bytes).where(project_usage.c.project == project)
-                )
-            ).first()
-            own = row[0] if row is not None else None
-            raise QuotaRefused(project, amount, quota if own is None else int(own))
+            raise self._refusal(conn, project, amount, quota)
 
-    async def _add_usage(
-        self, conn: AsyncConnection, project: str, *, used: int = 0, reserved: int = 0
-    ) -> None:
+    def _take(self, conn: Connection, project: str, amount: int, quota: int) -> None:
+        """Adds ``amount`` to the project's usage if it fits beside what is used and reserved, under the
+        project's own quota if it has one, else ``quota`` (one upsert in the usual case)."""
+        fits = project_usage.c.used_bytes + project_usage.c.reserved_bytes + amount <= func.coalesce(
+            project_usage.c.quota_bytes, quota
+        )
+        if amount > quota:
+            # Over the default quota: only a project quota of its own can admit it, so there must be a row.
+            self._ensure_usage_row(conn, project)
+            result = conn.execute(
+                update(project_usage)
+                .where(project_usage.c.project == project, fits)
+                .values(used_bytes=project_usage.c.used_bytes + amount)
+            )
+        else:
+            upsert = self._insert(project_usage).values(project=project, used_bytes=amount, reserved_bytes=0)
+            result = conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["project"],
+                    set_={"used_bytes": project_usage.c.used_bytes + amount},
+                    where=fits,
+                )
+            )
+        if result.rowcount != 1:
+            raise self._refusal(conn, project, amount, quota)
+
+    def _refusal(self, conn: Connection, project: str, amount: int, quota: int) -> QuotaRefused:
+        """The refusal, naming the quota that applied: the project's own, else ``quota``."""
+        row = conn.execute(
+            select(project_usage.c.quota_bytes).where(project_usage.c.project == project)
+        ).first()
+        own = row[0] if row is not None else None
+        return QuotaRefused(project, amount, quota if own is None else int(own))
+
+    def _add_usage(self, conn: Connection, project: str, *, used: int = 0, reserved: int = 0) -> None:
         if used == 0 and reserved == 0:
             return
-        await self._ensure_usage_row(conn, project)
-        await conn.execute(
+        self._ensure_usage_row(conn, project)
+        conn.execute(
             update(project_usage)
             .where(project_usage.c.project == project)
             .values(
@@ -121,9 +190,7 @@ class SqlFiles(SqlDatabase):
             return ProjectUsage(project, 0, 0)
         return ProjectUsage(project, row["used_bytes"], row["reserved_bytes"], row["quota_bytes"])
 
-    async def _queue_gc(
-        self, conn: AsyncConnection, items: Iterable[tuple[str, str, dict]], now: datetime
-    ) -> None:
+    def _queue_gc(self, conn: Connection, items: Iterable[tuple[str, str, dict]], now: datetime) -> None:
         values = [
             {
                 "kind": kind,
@@ -135,4 +202,4 @@ class SqlFiles(SqlDatabase):
             for kind, key, state in items
         ]
         if values:
-            await conn.execute(insert(blob_gc), values)
+            conn.execute(insert(blob_gc), values)

@@ -21,16 +21,10 @@ _LOOKUP_KEY = (
 class SqlKeys(SqlDatabase):
     # Keys -------------------------------------------------------------------------------------------------
     async def create_key(self, key_hash: str, project: str, prefix: str, now: datetime) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                insert(api_keys).values(
-                    key_hash=key_hash,
-                    project=project,
-                    prefix=prefix,
-                    create_us=to_micros(now),
-                    revoked_us=None,
-                )
-            )
+        statement = insert(api_keys).values(
+            key_hash=key_hash, project=project, prefix=prefix, create_us=to_micros(now), revoked_us=None
+        )
+        await self._transact(lambda conn: conn.execute(statement))
 
     async def list_keys(self) -> list[ApiKeyRecord]:
         rows = await self._rows(select(api_keys).order_by(api_keys.c.create_us))
@@ -46,16 +40,15 @@ class SqlKeys(SqlDatabase):
         ]
 
     async def revoke_key(self, prefix_or_hash: str, now: datetime) -> int:
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(api_keys)
-                .where(
-                    or_(api_keys.c.prefix == prefix_or_hash, api_keys.c.key_hash == prefix_or_hash),
-                    api_keys.c.revoked_us.is_(None),
-                )
-                .values(revoked_us=to_micros(now))
+        statement = (
+            update(api_keys)
+            .where(
+                or_(api_keys.c.prefix == prefix_or_hash, api_keys.c.key_hash == prefix_or_hash),
+                api_keys.c.revoked_us.is_(None),
             )
-        return int(result.rowcount or 0)
+            .values(revoked_us=to_micros(now))
+        )
+        return await self._transact(lambda conn: int(conn.execute(statement).rowcount or 0))
 
     async def lookup_key(self, key_hash: str) -> str | None:
         row = await self._first(_LOOKUP_KEY, {"key_hash": key_hash})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import Activity, ProjectUsage, SessionStatus, UploadSession
@@ -40,13 +41,15 @@ _PROBES_DUE = select(func.count().label("n")).select_from(files).where(files.c.p
 
 class SqlProjects(SqlFiles):
     async def set_quota(self, project: str, quota_bytes: int | None) -> None:
-        async with self._write() as conn:
-            await self._ensure_usage_row(conn, project)
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            self._ensure_usage_row(conn, project)
+            conn.execute(
                 update(project_usage)
                 .where(project_usage.c.project == project)
                 .values(quota_bytes=quota_bytes)
             )
+
+        await self._transact(work)
 
     async def list_projects(self, now: datetime) -> list[ProjectUsage]:
         counts = {

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import FileRecord, PartRef, SessionStatus, UploadSession
@@ -30,45 +30,41 @@ _GET_SESSION = select(upload_sessions).where(upload_sessions.c.token_digest == b
 class SqlSessions(SqlFiles):
     # Upload sessions -----------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
-        async with self._write() as conn:
-            taken = (
-                await conn.execute(
-                    select(files.c.id).where(
-                        files.c.project == session.project,
-                        files.c.id == session.file_id,
-                        files.c.expire_us > to_micros(now),
-                    )
+        def work(conn: Connection) -> None:
+            taken = conn.execute(
+                select(files.c.id).where(
+                    files.c.project == session.project,
+                    files.c.id == session.file_id,
+                    files.c.expire_us > to_micros(now),
                 )
             ).first()
             if taken is not None:
                 raise NameTaken(session.project, session.file_id)
-            await self._reserve(conn, session.project, session.reserved_bytes, quota_bytes)
-            await conn.execute(insert(upload_sessions).values(**session_values(session)))
+            self._reserve(conn, session.project, session.reserved_bytes, quota_bytes)
+            conn.execute(insert(upload_sessions).values(**session_values(session)))
+
+        await self._transact(work)
 
     async def get_session(self, token_digest: str) -> UploadSession | None:
         row = await self._first(_GET_SESSION, {"token": token_digest})
         return session_record(row) if row else None
 
-    async def _lock_session(self, conn: AsyncConnection, token_digest: str) -> UploadSession | None:
-        row = (
-            await conn.execute(
-                select(upload_sessions)
-                .where(upload_sessions.c.token_digest == token_digest)
-                .with_for_update()
-            )
+    def _lock_session(self, conn: Connection, token_digest: str) -> UploadSession | None:
+        row = conn.execute(
+            select(upload_sessions).where(upload_sessions.c.token_digest == token_digest).with_for_update()
         ).first()
         return session_record(row) if row else None
 
     async def allocate_part(self, token_digest: str) -> int:
-        async with self._write() as conn:
-            number = (
-                await conn.execute(
-                    update(upload_sessions)
-                    .where(upload_sessions.c.token_digest == token_digest)
-                    .values(next_part=upload_sessions.c.next_part + 1)
-                    .returning(upload_sessions.c.next_part)
-                )
+        def work(conn: Connection) -> int | None:
+            return conn.execute(
+                update(upload_sessions)
+                .where(upload_sessions.c.token_digest == token_digest)
+                .values(next_part=upload_sessions.c.next_part + 1)
+                .returning(upload_sessions.c.next_part)
             ).scalar_one_or_none()
+
+        number = await self._transact(work)
         if number is None:
             raise SessionGone(token_digest)
         # The new value, not the old: the old one (the session's ``next_part``) may be in use by an attempt
@@ -85,17 +81,17 @@ class SqlSessions(SqlFiles):
         quota_bytes: int,
         now: datetime,
     ) -> bool:
-        async with self._write() as conn:
-            session = await self._lock_session(conn, token_digest)
+        def work(conn: Connection) -> bool:
+            session = self._lock_session(conn, token_digest)
             if (
                 session is None
                 or session.status != SessionStatus.ACTIVE
                 or session.received != expected_received
             ):
                 return False
-            await self._reserve(conn, session.project, extra_reserve, quota_bytes)
+            self._reserve(conn, session.project, extra_reserve, quota_bytes)
             parts = [*session.parts, part]
-            await conn.execute(
+            conn.execute(
                 update(upload_sessions)
                 .where(upload_sessions.c.token_digest == token_digest)
                 .values(
@@ -106,54 +102,81 @@ class SqlSessions(SqlFiles):
                     reserved_bytes=upload_sessions.c.reserved_bytes + extra_reserve,
                 )
             )
-        return True
+            return True
+
+        return await self._transact(work)
 
     async def finish_session(self, token_digest: str, file: FileRecord, now: datetime) -> FileRecord:
-        conflict: NameTaken | None = None
-        async with self._write() as conn:
-            session = await self._lock_session(conn, token_digest)
-            if session is None or session.status != SessionStatus.ACTIVE:
-                raise SessionGone(token_digest)
-            existing = (
-                await conn.execute(
-                    select(files)
-                    .where(files.c.project == file.project, files.c.id == file.id)
-                    .with_for_update()
-                )
-            ).first()
-            if existing is not None:
-                old = file_record(existing)
-                if old.expire_time > now:
-                    conflict = NameTaken(file.project, file.id)
-                else:
-                    await self._drop_files(conn, [old], now)  # expired, not swept yet: make room
-            if conflict is not None:
-                await self._end_session(conn, session, SessionStatus.FAILED, name_taken_result(file.id), now)
-                await self._queue_gc(conn, [("object", file.blob_key, {})], now)
-            else:
-                await conn.execute(insert(files).values(**file_values(file)))
-                await self._add_usage(
-                    conn, file.project, used=file.size_bytes, reserved=-session.reserved_bytes
-                )
-                await conn.execute(
-                    update(upload_sessions)
-                    .where(upload_sessions.c.token_digest == token_digest)
-                    .values(status=SessionStatus.FINAL.value, reserved_bytes=0)
-                )
+        conflict = await self._transact(self._finish_session, token_digest, file, now)
         if conflict is not None:
             raise conflict
         return file
 
-    async def _end_session(
+    def _finish_session(
+        self, conn: Connection, token_digest: str, file: FileRecord, now: datetime
+    ) -> NameTaken | None:
+        """The session's file recorded; a NameTaken returned (not raised: the session's end is kept)."""
+        session = self._lock_session(conn, token_digest)
+        if session is None or session.status != SessionStatus.ACTIVE:
+            raise SessionGone(token_digest)
+        return self._finish_locked(conn, session, file, now)
+
+    async def finish_whole(
+        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> FileRecord | None:
+        outcome = await self._transact(self._finish_whole, token_digest, file, quota_bytes, now)
+        if isinstance(outcome, NameTaken):
+            raise outcome
+        return file if outcome else None
+
+    def _finish_whole(
+        self, conn: Connection, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> NameTaken | bool:
+        session = self._lock_session(conn, token_digest)
+        if session is None or session.status != SessionStatus.ACTIVE or session.received != 0:
+            return False
+        extra = file.size_bytes if session.declared_size is None else 0
+        self._reserve(conn, session.project, extra, quota_bytes)
+        session.reserved_bytes += extra
+        conn.execute(
+            update(upload_sessions)
+            .where(upload_sessions.c.token_digest == token_digest)
+            .values(received=file.size_bytes, reserved_bytes=session.reserved_bytes)
+        )
+        return self._finish_locked(conn, session, file, now) or True
+
+    def _finish_locked(
+        self, conn: Connection, session: UploadSession, file: FileRecord, now: datetime
+    ) -> NameTaken | None:
+        existing = conn.execute(
+            select(files).where(files.c.project == file.project, files.c.id == file.id).with_for_update()
+        ).first()
+        if existing is not None:
+            old = file_record(existing)
+            if old.expire_time > now:
+                self._end_session(conn, session, SessionStatus.FAILED, name_taken_result(file.id), now)
+                self._queue_gc(conn, [("object", file.blob_key, {})], now)
+                return NameTaken(file.project, file.id)
+            self._drop_files(conn, [old], now)  # expired, not swept yet: make room
+        conn.execute(insert(files).values(**file_values(file)))
+        self._add_usage(conn, file.project, used=file.size_bytes, reserved=-session.reserved_bytes)
+        conn.execute(
+            update(upload_sessions)
+            .where(upload_sessions.c.token_digest == session.token_digest)
+            .values(status=SessionStatus.FINAL.value, reserved_bytes=0)
+        )
+        return None
+
+    def _end_session(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         session: UploadSession,
         status: SessionStatus,
         error: dict[str, Any] | None,
         now: datetime,
     ) -> None:
-        await self._add_usage(conn, session.project, reserved=-session.reserved_bytes)
-        await conn.execute(
+        self._add_usage(conn, session.project, reserved=-session.reserved_bytes)
+        conn.execute(
             update(upload_sessions)
             .where(upload_sessions.c.token_digest == session.token_digest)
             .values(
@@ -163,7 +186,7 @@ class SqlSessions(SqlFiles):
                 parts="[]",
             )
         )
-        await self._queue_gc(
+        self._queue_gc(
             conn,
             [
                 (
@@ -176,17 +199,21 @@ class SqlSessions(SqlFiles):
         )
 
     async def fail_session(self, token_digest: str, error: dict[str, Any], now: datetime) -> bool:
-        async with self._write() as conn:
-            session = await self._lock_session(conn, token_digest)
-            if session is None or session.status != SessionStatus.ACTIVE:
-                return False
-            await self._end_session(conn, session, SessionStatus.FAILED, error, now)
-        return True
+        return await self._transact(self._end_if_active, token_digest, SessionStatus.FAILED, error, now)
 
     async def cancel_session(self, token_digest: str, now: datetime) -> bool:
-        async with self._write() as conn:
-            session = await self._lock_session(conn, token_digest)
-            if session is None or session.status != SessionStatus.ACTIVE:
-                return False
-            await self._end_session(conn, session, SessionStatus.CANCELLED, None, now)
+        return await self._transact(self._end_if_active, token_digest, SessionStatus.CANCELLED, None, now)
+
+    def _end_if_active(
+        self,
+        conn: Connection,
+        token_digest: str,
+        status: SessionStatus,
+        error: dict[str, Any] | None,
+        now: datetime,
+    ) -> bool:
+        session = self._lock_session(conn, token_digest)
+        if session is None or session.status != SessionStatus.ACTIVE:
+            return False
+        self._end_session(conn, session, status, error, now)
         return True

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, Table, case, delete, or_, select, update
+from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import FileRecord, FileState, SessionStatus
@@ -37,34 +38,32 @@ def _expired(table: Table, now: datetime, limit: int) -> Select[Any]:
 class SqlWork(SqlSessions):
     # Background work ---------------------------------------------------------------------------------------
     async def claim_probe(self, now: datetime, lease_seconds: float) -> FileRecord | None:
-        now_us = to_micros(now)
         # A cheap read first, so an idle worker does not take the write lock every poll.
         if await self._first(_ANY_PROBE_DUE) is None:
             return None
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    select(files)
-                    .where(
-                        files.c.probe_due.is_(True),
-                        files.c.expire_us > now_us,
-                        or_(files.c.lease_until.is_(None), files.c.lease_until < now_us),
-                    )
-                    # Files waiting to become usable (PROCESSING) before facts-only probes.
-                    .order_by(
-                        case((files.c.state == FileState.PROCESSING.value, 0), else_=1), files.c.create_us
-                    )
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-            ).first()
-            if row is None:
-                return None
-            await conn.execute(
-                update(files)
-                .where(files.c.project == row.project, files.c.id == row.id)
-                .values(lease_until=to_micros(now + timedelta(seconds=lease_seconds)))
+        return await self._transact(self._claim_probe, now, lease_seconds)
+
+    def _claim_probe(self, conn: Connection, now: datetime, lease_seconds: float) -> FileRecord | None:
+        now_us = to_micros(now)
+        row = conn.execute(
+            select(files)
+            .where(
+                files.c.probe_due.is_(True),
+                files.c.expire_us > now_us,
+                or_(files.c.lease_until.is_(None), files.c.lease_until < now_us),
             )
+            # Files waiting to become usable (PROCESSING) before facts-only probes.
+            .order_by(case((files.c.state == FileState.PROCESSING.value, 0), else_=1), files.c.create_us)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None
+        conn.execute(
+            update(files)
+            .where(files.c.project == row.project, files.c.id == row.id)
+            .values(lease_until=to_micros(now + timedelta(seconds=lease_seconds)))
+        )
         return file_record(row)
 
     async def save_probe(
@@ -76,61 +75,70 @@ class SqlWork(SqlSessions):
         error: dict[str, Any] | None,
         now: datetime,
     ) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(files)
-                .where(files.c.project == project, files.c.id == file_id)
-                .values(
-                    state=state.value,
-                    facts_json=json.dumps(facts) if facts is not None else None,
-                    error_json=json.dumps(error) if error is not None else None,
-                    probe_due=False,
-                    lease_until=None,
-                    # Facts alone are not a change a client can see: updateTime moves with the state only.
-                    update_us=case((files.c.state != state.value, to_micros(now)), else_=files.c.update_us),
-                )
+        statement = (
+            update(files)
+            .where(files.c.project == project, files.c.id == file_id)
+            .values(
+                state=state.value,
+                facts_json=json.dumps(facts) if facts is not None else None,
+                error_json=json.dumps(error) if error is not None else None,
+                probe_due=False,
+                lease_until=None,
+                # Facts alone are not a change a client can see: updateTime moves with the state only.
+                update_us=case((files.c.state != state.value, to_micros(now)), else_=files.c.update_us),
             )
+        )
+        await self._transact(_execute, statement)
 
     async def sweep_expired_files(self, now: datetime, limit: int) -> list[FileRecord]:
-        async with self._write() as conn:
-            rows = (await conn.execute(_expired(files, now, limit))).all()
+        def work(conn: Connection) -> list[FileRecord]:
+            rows = conn.execute(_expired(files, now, limit)).all()
             records = [file_record(row) for row in rows]
-            await self._drop_files(conn, records, now)
-        return records
+            self._drop_files(conn, records, now)
+            return records
+
+        return await self._transact(work)
 
     async def sweep_expired_sessions(self, now: datetime, limit: int) -> int:
-        async with self._write() as conn:
-            rows = (await conn.execute(_expired(upload_sessions, now, limit))).all()
+        def work(conn: Connection) -> int:
+            rows = conn.execute(_expired(upload_sessions, now, limit)).all()
             for row in rows:
                 session = session_record(row)
                 if session.status == SessionStatus.ACTIVE:
-                    await self._end_session(conn, session, SessionStatus.CANCELLED, None, now)
-                await conn.execute(
+                    self._end_session(conn, session, SessionStatus.CANCELLED, None, now)
+                conn.execute(
                     delete(upload_sessions).where(upload_sessions.c.token_digest == session.token_digest)
                 )
-        return len(rows)
+            return len(rows)
+
+        return await self._transact(work)
 
     async def claim_gc(self, now: datetime, lease_seconds: float, limit: int) -> list[GcItem]:
         now_us = to_micros(now)
-        async with self._write() as conn:
-            rows = (
-                await conn.execute(
-                    select(blob_gc)
-                    .where(or_(blob_gc.c.lease_until.is_(None), blob_gc.c.lease_until < now_us))
-                    .order_by(blob_gc.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
+
+        def work(conn: Connection) -> list[GcItem]:
+            rows = conn.execute(
+                select(blob_gc)
+                .where(or_(blob_gc.c.lease_until.is_(None), blob_gc.c.lease_until < now_us))
+                .order_by(blob_gc.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             ).all()
             if rows:
-                await conn.execute(
+                conn.execute(
                     update(blob_gc)
                     .where(blob_gc.c.id.in_([row.id for row in rows]))
                     .values(lease_until=to_micros(now + timedelta(seconds=lease_seconds)))
                 )
-        return [GcItem(row.id, row.kind, row.key, json.loads(row.state)) for row in rows]
+            return [GcItem(row.id, row.kind, row.key, json.loads(row.state)) for row in rows]
+
+        return await self._transact(work)
 
     async def finish_gc(self, ids: list[int]) -> None:
         if ids:
-            async with self._write() as conn:
-                await conn.execute(delete(blob_gc).where(blob_gc.c.id.in_(ids)))
+            await self._transact(_execute, delete(blob_gc).where(blob_gc.c.id.in_(ids)))
+
+
+def _execute(conn: Connection, statement: Any) -> int:
+    """One statement as a transaction; the number of rows it changed."""
+    return int(conn.execute(statement).rowcount or 0)

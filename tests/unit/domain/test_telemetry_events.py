@@ -116,3 +116,21 @@ async def test_uploads_report_stored_bytes_and_probes_and_sweeps_report_what_the
         ("probe_done", "video", False),
         ("swept", 1, 0, 1),
     ]
+
+
+async def test_a_one_request_upload_reports_its_stored_bytes(
+    stores: tuple[MemoryMetadataStore, MemoryBlobStore],
+) -> None:
+    meta, blobs = stores
+    seen = Recorded()
+    limits = Limits(10_000, 100_000, timedelta(hours=1), timedelta(days=1))
+    uploads = UploadService(meta, blobs, OffsetClock(), limits, telemetry=seen)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"t" * 300
+
+    reply = await uploads.upload_whole(
+        "p", name=None, display_name=None, mime_type="text/plain", declared_size=None, body=body()
+    )
+    assert reply.file is not None and reply.file.size_bytes == 300
+    assert seen.events == [("upload_bytes", 300)]

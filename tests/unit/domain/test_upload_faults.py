@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
@@ -159,3 +159,63 @@ async def test_reset_releases_a_held_file(
     faults.reset("p")
     assert await maintenance.probe_one() is True
     assert (await stores[0].get_file("p", file.id, clock.now())).state == FileState.ACTIVE  # type: ignore[union-attr]
+
+
+async def one_request(uploads: UploadService, data: bytes, mime_type: str = "text/plain") -> FileRecord:
+    async def body() -> AsyncIterator[bytes]:
+        yield data
+
+    reply = await uploads.upload_whole(
+        "p", name=None, display_name="one", mime_type=mime_type, declared_size=None, body=body()
+    )
+    assert reply.file is not None
+    return reply.file
+
+
+async def test_one_request_upload_refused_with_429_when_start_exhausted(
+    uploads: UploadService, faults: FaultPlan, stores: tuple[MemoryMetadataStore, MemoryBlobStore]
+) -> None:
+    planned(faults, {"kind": "start_exhausted"})
+    with pytest.raises(ResourceExhausted):
+        await one_request(uploads, b"hello")
+    usage = await stores[0].get_usage("p")
+    assert (usage.used_bytes, usage.reserved_bytes) == (0, 0)
+    assert (await one_request(uploads, b"hello")).size_bytes == 5  # the next upload goes through
+
+
+async def test_one_request_upload_chunk_unavailable_stores_no_file(
+    uploads: UploadService,
+    faults: FaultPlan,
+    stores: tuple[MemoryMetadataStore, MemoryBlobStore],
+    clock: ManualClock,
+) -> None:
+    planned(faults, {"kind": "chunk_unavailable"})
+    with pytest.raises(UploadError) as refused:
+        await one_request(uploads, b"hello")
+    assert refused.value.error.code == 503
+    assert await stores[0].list_files("p", clock.now(), 10, None) == []
+    assert faults.fired("p") == [1]
+
+
+async def test_one_request_upload_drop_after_store_keeps_the_file(
+    uploads: UploadService,
+    faults: FaultPlan,
+    stores: tuple[MemoryMetadataStore, MemoryBlobStore],
+    clock: ManualClock,
+) -> None:
+    planned(faults, {"kind": "drop_after_store"})
+    with pytest.raises(DropConnection):
+        await one_request(uploads, b"hello")
+    [stored] = await stores[0].list_files("p", clock.now(), 10, None)
+    assert stored.size_bytes == 5 and (await stores[0].get_usage("p")).used_bytes == 5
+
+
+async def test_one_request_upload_and_whole_file_chunk_honour_hold_processing(
+    uploads: UploadService, faults: FaultPlan
+) -> None:
+    planned(faults, {"kind": "hold_processing", "seconds": 30, "times": 2})
+    assert (await one_request(uploads, b"hello")).state == FileState.PROCESSING
+    session = await start(uploads, 4)
+    reply = await send(uploads, session, 0, b"data", finalize=True)  # the whole file in one chunk
+    assert reply.file is not None and reply.file.state == FileState.PROCESSING
+    assert faults.fired("p") == [2]

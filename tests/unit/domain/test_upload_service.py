@@ -164,10 +164,12 @@ async def test_a_chunk_overtaken_by_other_bytes_is_a_bad_offset(uploads: UploadS
 
 async def test_a_last_chunk_overtaken_by_its_finalizing_retry_answers_final(uploads: UploadService) -> None:
     session = await start(uploads, 10)
+    await send(uploads, session, 0, b"01234")
+    session = await fresh(uploads, session)
     gate = asyncio.Event()
-    slow = asyncio.ensure_future(send(uploads, session, 0, b"0123456789", finalize=True, gate=gate))
+    slow = asyncio.ensure_future(send(uploads, session, 5, b"56789", finalize=True, gate=gate))
     await asyncio.sleep(0)
-    retry = await send(uploads, session, 0, b"0123456789", finalize=True)
+    retry = await send(uploads, session, 5, b"56789", finalize=True)
     gate.set()
     assert retry.file is not None
     if not uploads.chunks.resumable_hash:
@@ -179,6 +181,34 @@ async def test_a_last_chunk_overtaken_by_its_finalizing_retry_answers_final(uplo
     first = await slow
     assert first.file is not None
     assert (first.status, first.file.id) == ("final", retry.file.id)
+
+
+async def test_a_whole_file_chunk_overtaken_by_its_finalizing_retry_answers_final(
+    uploads: UploadService,
+) -> None:
+    # The first chunk that is the whole file takes the one-transaction path; its digest is the file's.
+    session = await start(uploads, 10)
+    gate = asyncio.Event()
+    slow = asyncio.ensure_future(send(uploads, session, 0, b"0123456789", finalize=True, gate=gate))
+    await asyncio.sleep(0)
+    retry = await send(uploads, session, 0, b"0123456789", finalize=True)
+    gate.set()
+    assert retry.file is not None
+    first = await slow
+    assert first.file is not None
+    assert (first.status, first.file.id) == ("final", retry.file.id)
+
+
+async def test_a_whole_file_chunk_overtaken_by_other_bytes_is_refused(uploads: UploadService) -> None:
+    session = await start(uploads, 10)
+    gate = asyncio.Event()
+    slow = asyncio.ensure_future(send(uploads, session, 0, b"loser byte", finalize=True, gate=gate))
+    await asyncio.sleep(0)
+    retry = await send(uploads, session, 0, b"winner byt", finalize=True)
+    gate.set()
+    assert retry.file is not None
+    error = await refused(slow)
+    assert (error.error.code, error.status) == (400, "final")
 
 
 async def test_a_chunk_sent_after_another_request_finalized_is_answered_against_the_final_session(

@@ -111,6 +111,13 @@ class MetadataStore(Protocol):
     async def delete_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
         """Deletes an unexpired file, frees its quota and queues its bytes for collection."""
 
+    async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
+        """Records a file whose bytes arrived whole in one request, in one transaction: its size taken
+        against the project quota (QuotaRefused if it does not fit) and its row inserted.
+
+        An expired file of the same name is replaced; an unexpired one raises NameTaken.
+        """
+
     # Upload sessions --------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
         """Reserves ``session.reserved_bytes`` against the project quota atomically and stores the session.
@@ -150,6 +157,16 @@ class MetadataStore(Protocol):
         An expired file of the same name is replaced. An unexpired one raises NameTaken, and the session
         ends failed with an ALREADY_EXISTS error (replayed to retries). Raises SessionGone if the session
         is no longer active (another request finished it).
+        """
+
+    async def finish_whole(
+        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+    ) -> FileRecord | None:
+        """Commits the one chunk of a session that held no bytes yet and creates its file, in one
+        transaction: ``commit_part`` and ``finish_session`` at once (the SDKs' ``upload, finalize`` of a
+        whole file). An undeclared size is taken against the quota now (QuotaRefused, the session
+        unchanged). None, and nothing changed, if the session is no longer active at offset 0. An
+        unexpired file of the same name ends the session as ``finish_session`` does, and raises NameTaken.
         """
 
     async def fail_session(self, token_digest: str, error: dict[str, Any], now: datetime) -> bool:
@@ -232,6 +249,13 @@ class BlobStore(Protocol):
         SHA-256); a store runs it off the event loop. A part shorter than ``length_hint`` is returned
         with the size it got, and the domain refuses it. Failures of the store are OSErrors.
         """
+
+    async def put_object(
+        self, upload_key: str, blocks: AsyncIterator[bytes], observe: Callable[[bytes], None] | None = None
+    ) -> tuple[str, int]:
+        """Writes a whole object durably from a stream of blocks (an upload that arrived in one request);
+        returns its key and size. ``observe`` runs on every block as in ``put_part``. On failure nothing
+        of it remains."""
 
     async def same_part(
         self, upload_key: str, state: dict[str, Any], part: PartRef, body: AsyncIterator[bytes]
