@@ -176,12 +176,6 @@ def test_postgresql_restarted_during_traffic_loses_nothing_and_service_resumes(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostgreSQL unreachable is a 500 INTERNAL, not 503 UNAVAILABLE: storage/sql.py lets SQLAlchemy/"
-    "asyncpg connection errors through untranslated and the routes' catch-all renders them as 500 "
-    "(issue 7's 'storage raises its own errors' would map them to Unavailable)",
-)
 def test_postgresql_unreachable_answers_503_unavailable_never_500(
     tmp_path: Path, postgres: RestartablePostgres
 ) -> None:

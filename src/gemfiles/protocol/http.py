@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gemfiles.domain.faults import DropConnection
-from gemfiles.domain.ports import MetadataStore
+from gemfiles.domain.ports import MetadataStore, StoreUnavailable
 from gemfiles.domain.projects import key_hash, open_project
 from gemfiles.domain.upload_machine import UploadError
-from gemfiles.errors import ApiError, ApiKeyInvalid, Internal, PermissionDenied
+from gemfiles.errors import ApiError, ApiKeyInvalid, Internal, PermissionDenied, Unavailable
 from gemfiles.protocol.drops import DroppedConnection
 from gemfiles.protocol.observe import note_project
 from gemfiles.settings import Settings
@@ -34,11 +34,18 @@ def render_exception(exc: Exception) -> Response:
     logged 500 INTERNAL (never a trace)."""
     if isinstance(exc, DropConnection):
         return DroppedConnection(str(exc) or "a planned cut")
+    if isinstance(exc, StoreUnavailable):
+        return error_response(store_unavailable())
     if isinstance(exc, UploadError):
         return upload_error_response(exc)
     if isinstance(exc, ApiError):
         return error_response(exc)
     return internal_error_response(exc)
+
+
+def store_unavailable() -> Unavailable:
+    """The metadata store out of reach (PostgreSQL down or restarting): retryable, as Google's 503 is."""
+    return Unavailable("The service is currently unavailable. Try again later.")
 
 
 def upload_error_response(exc: UploadError) -> Response:

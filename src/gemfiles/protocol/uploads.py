@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from gemfiles.domain.faults import DropConnection
+from gemfiles.domain.ports import StoreUnavailable
 from gemfiles.domain.upload_machine import ChunkCommand, UploadError, UploadReply
 from gemfiles.errors import ApiError, InvalidArgument
 from gemfiles.protocol.body import read_json
@@ -22,6 +23,7 @@ from gemfiles.protocol.http import (
     internal_error_response,
     json_response,
     origin_of,
+    store_unavailable,
 )
 from gemfiles.protocol.services import Services
 from gemfiles.protocol.wire import file_json, parse_file_metadata, parse_json_body, parse_uint_header
@@ -52,6 +54,10 @@ async def upload_endpoint(request: Request) -> Response:
         return DroppedConnection(str(exc))  # a planned fault: the chunk is stored, the reply is lost
     except UploadError:
         raise
+    except StoreUnavailable:
+        if token is None:
+            raise
+        raise UploadError(store_unavailable(), "active") from None  # the session is intact: query, resume
     except ApiError as exc:
         if token is None:
             raise  # a start or one-shot upload: rendered like any other API error

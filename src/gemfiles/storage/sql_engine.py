@@ -14,15 +14,34 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import asyncpg.exceptions as asyncpg_exc
 from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gemfiles.domain.ports import StoreUnavailable
 from gemfiles.storage.sql_writer import SqliteWriter
 
 T = TypeVar("T")
+
+# PostgreSQL out of reach (down, restarting, a connection lost): the store's own StoreUnavailable, which
+# clients hear as 503 UNAVAILABLE. OSError covers a refused connection; the others are the drivers' words
+# for a connection that broke (SQLAlchemy wraps asyncpg's errors in DBAPIError subclasses).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    sqlalchemy_exc.OperationalError,
+    sqlalchemy_exc.InterfaceError,
+    asyncpg_exc.PostgresConnectionError,
+    asyncpg_exc.InterfaceError,
+    asyncpg_exc.CannotConnectNowError,
+)
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"the metadata store is out of reach: {type(exc).__name__}")
 
 
 def async_url(url: str) -> str:
@@ -102,8 +121,11 @@ class SqlDatabase:
         if self._sqlite_writer is not None:
             return await self._sqlite_writer.run(work, *args)
         assert self._writer is not None
-        async with self._writer.begin() as conn:
-            return await conn.run_sync(work, *args)
+        try:
+            async with self._writer.begin() as conn:
+                return await conn.run_sync(work, *args)
+        except _UNREACHABLE as exc:
+            raise _unavailable(exc) from exc
 
     async def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
         """Runs a read-only query: inline on SQLite, on the async pool on PostgreSQL.
@@ -116,8 +138,11 @@ class SqlDatabase:
         # per connection: one round trip, no per-call SQLAlchemy work. Rows are asyncpg Records (by name).
         assert self._reader is not None
         text_sql, values = self._compiled_values(query, params or {}, self._reader.dialect)
-        pool = self._pg_pool or await self._open_pg_pool()
-        return list(await pool.fetch(text_sql, *values))
+        try:
+            pool = self._pg_pool or await self._open_pg_pool()
+            return list(await pool.fetch(text_sql, *values))
+        except _UNREACHABLE as exc:
+            raise _unavailable(exc) from exc
 
     async def _open_pg_pool(self) -> Any:
         import asyncpg

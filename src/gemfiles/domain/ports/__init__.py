@@ -25,6 +25,7 @@ from gemfiles.domain.ports.storage import (
     QuotaRefused,
     SessionGone,
     StorageError,
+    StoreUnavailable,
 )
 from gemfiles.domain.ports.telemetry import NoTelemetry, Telemetry
 
@@ -50,6 +51,7 @@ __all__ = [
     "QuotaRefused",
     "SessionGone",
     "StorageError",
+    "StoreUnavailable",
     "Telemetry",
     "TypeSniffer",
 ]

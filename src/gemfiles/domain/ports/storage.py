@@ -24,6 +24,11 @@ class StorageError(Exception):
     """Base of the errors a store raises; the domain translates each into what a client is told."""
 
 
+class StoreUnavailable(StorageError):
+    """The metadata store cannot be reached (down, restarting, connections lost). The request changed
+    nothing the client was told of; the same request can be sent again."""
+
+
 class NameTaken(StorageError):
     """A custom file name is held by an unexpired file."""
 
