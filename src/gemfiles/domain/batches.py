@@ -15,10 +15,7 @@ A request that fails is an ``error`` in its output line; it never fails the job.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from gemfiles.domain.clock import to_micros
+from gemfiles.domain import page_tokens
 from gemfiles.errors import InvalidArgument, NotFound
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -145,20 +142,11 @@ def batch_id_of(name: str) -> str:
 
 
 def encode_page_token(job: BatchJob) -> str:
-    raw = json.dumps(["b1", to_micros(job.create_time), job.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return page_tokens.encode("b1", job.create_time, job.id)
 
 
 def decode_page_token(token: str) -> tuple[int, str]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        version, micros, batch_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        if version != "b1" or type(micros) is not int or not isinstance(batch_id, str):
-            raise ValueError(token)
-        batch_id_of(batch_id)
-    except (ValueError, TypeError, UnicodeEncodeError, binascii.Error, NotFound):
-        raise InvalidArgument("Invalid page token.") from None
-    return micros, batch_id
+    return page_tokens.decode("b1", token, batch_id_of)
 
 
 def inline_lines(requests: list[Any]) -> list[bytes]:

@@ -12,15 +12,12 @@ sees the same contents, resolved against the files as they are then.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gemfiles.domain.clock import to_micros
+from gemfiles.domain import page_tokens
 from gemfiles.errors import InvalidArgument, PermissionDenied
 
 DEFAULT_TTL = timedelta(hours=1)  # Google's default when neither ttl nor expire_time is given
@@ -86,20 +83,11 @@ def expiry(now: datetime, ttl: timedelta | None, expire_time: datetime | None) -
 
 
 def encode_page_token(cache: CachedContent) -> str:
-    raw = json.dumps(["c1", to_micros(cache.create_time), cache.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return page_tokens.encode("c1", cache.create_time, cache.id)
 
 
 def decode_page_token(token: str) -> tuple[int, str]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        version, micros, cache_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        if version != "c1" or type(micros) is not int or not isinstance(cache_id, str):
-            raise ValueError(token)
-        cache_id_of(cache_id)
-    except (ValueError, TypeError, UnicodeEncodeError, binascii.Error, PermissionDenied):
-        raise InvalidArgument("Invalid page token.") from None
-    return micros, cache_id
+    return page_tokens.decode("c1", token, cache_id_of)
 
 
 def new_cache_id() -> str:

@@ -22,6 +22,7 @@ from gemfiles.domain.clock import from_micros, to_micros
 from gemfiles.domain.models import FileRecord
 from gemfiles.storage.schema import batch_holds, batch_results, batches, files
 from gemfiles.storage.sql import SqlMetadataStore
+from gemfiles.storage.sql_engine import execute
 from gemfiles.storage.sql_rows import file_values
 
 _LIVE = (BatchState.PENDING.value, BatchState.RUNNING.value)
@@ -55,7 +56,7 @@ class SqlBatchStore:
         self.meta = meta
 
     async def create_batch(self, job: BatchJob) -> None:
-        await self.meta._transact(_execute, batches.insert().values(**_values(job)))
+        await self.meta._transact(execute, batches.insert().values(**_values(job)))
 
     async def get_batch(self, project: str, batch_id: str) -> BatchJob | None:
         rows = await self.meta._rows(_GET, {"project": project, "id": batch_id})
@@ -111,7 +112,7 @@ class SqlBatchStore:
             .where(batches.c.id == batch_id, batches.c.state == BatchState.PENDING.value)
             .values(state=BatchState.RUNNING.value, request_count=request_count, update_us=to_micros(now))
         )
-        return bool(await self.meta._transact(_execute, statement))
+        return bool(await self.meta._transact(execute, statement))
 
     async def save_batch_progress(
         self,
@@ -204,7 +205,7 @@ class SqlBatchStore:
 
     async def release_batch(self, batch_id: str, retry_at: datetime) -> None:
         await self.meta._transact(
-            _execute,
+            execute,
             update(batches)
             .where(batches.c.id == batch_id, batches.c.state.in_(_LIVE))
             .values(lease_until=to_micros(retry_at)),
@@ -212,7 +213,7 @@ class SqlBatchStore:
 
     async def cancel_batch(self, project: str, batch_id: str, now: datetime) -> BatchJob | None:
         await self.meta._transact(
-            _execute,
+            execute,
             update(batches)
             .where(batches.c.project == project, batches.c.id == batch_id, batches.c.state.in_(_LIVE))
             .values(
@@ -261,11 +262,6 @@ class SqlBatchStore:
                 )
 
         await self.meta._transact(work)
-
-
-def _execute(conn: Connection, statement: Any) -> int:
-    """One statement in a write transaction; the rows it changed."""
-    return int(conn.execute(statement).rowcount)
 
 
 def _values(job: BatchJob) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from gemfiles.domain.caches import CachedContent
 from gemfiles.domain.clock import from_micros, to_micros
 from gemfiles.storage.schema import cached_contents as table
 from gemfiles.storage.sql import SqlMetadataStore
+from gemfiles.storage.sql_engine import execute
 
 _GET = (
     select(table)
@@ -31,7 +32,7 @@ class SqlCacheStore:
         self.meta = meta
 
     async def put_cache(self, cache: CachedContent) -> None:
-        await self.meta._transact(_execute, table.insert().values(**_values(cache)))
+        await self.meta._transact(execute, table.insert().values(**_values(cache)))
 
     async def get_cache(self, project: str, cache_id: str, now: datetime) -> CachedContent | None:
         rows = await self.meta._rows(_GET, {"project": project, "id": cache_id, "now": to_micros(now)})
@@ -50,7 +51,7 @@ class SqlCacheStore:
         self, project: str, cache_id: str, expire_time: datetime, now: datetime
     ) -> CachedContent | None:
         changed = await self.meta._transact(
-            _execute,
+            execute,
             update(table)
             .where(table.c.project == project, table.c.id == cache_id, table.c.expire_us > to_micros(now))
             .values(expire_us=to_micros(expire_time), update_us=to_micros(now)),
@@ -61,7 +62,7 @@ class SqlCacheStore:
 
     async def delete_cache(self, project: str, cache_id: str, now: datetime) -> bool:
         deleted = await self.meta._transact(
-            _execute,
+            execute,
             delete(table).where(
                 table.c.project == project, table.c.id == cache_id, table.c.expire_us > to_micros(now)
             ),
@@ -81,11 +82,6 @@ class SqlCacheStore:
             return len(rows)
 
         return await self.meta._transact(work)
-
-
-def _execute(conn: Connection, statement: Any) -> int:
-    """One statement in a write transaction; the rows it changed."""
-    return int(conn.execute(statement).rowcount)
 
 
 def _values(cache: CachedContent) -> dict[str, Any]:

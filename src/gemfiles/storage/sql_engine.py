@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gemfiles.domain.ports import StoreUnavailable
@@ -38,6 +38,11 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg_exc.InterfaceError,
     asyncpg_exc.CannotConnectNowError,
 )
+
+
+def execute(conn: Connection, statement: Any) -> int:
+    """One statement in a write transaction (``_transact``'s ``work``); the number of rows it changed."""
+    return int(conn.execute(statement).rowcount or 0)
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:

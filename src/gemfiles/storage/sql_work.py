@@ -17,6 +17,7 @@ from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import FileRecord, FileState, SessionStatus
 from gemfiles.domain.ports import GcItem
 from gemfiles.storage.schema import blob_gc, files, upload_sessions
+from gemfiles.storage.sql_engine import execute
 from gemfiles.storage.sql_rows import file_record, session_record
 from gemfiles.storage.sql_sessions import SqlSessions
 
@@ -88,7 +89,7 @@ class SqlWork(SqlSessions):
                 update_us=case((files.c.state != state.value, to_micros(now)), else_=files.c.update_us),
             )
         )
-        await self._transact(_execute, statement)
+        await self._transact(execute, statement)
 
     async def sweep_expired_files(self, now: datetime, limit: int) -> list[FileRecord]:
         def work(conn: Connection) -> list[FileRecord]:
@@ -136,9 +137,4 @@ class SqlWork(SqlSessions):
 
     async def finish_gc(self, ids: list[int]) -> None:
         if ids:
-            await self._transact(_execute, delete(blob_gc).where(blob_gc.c.id.in_(ids)))
-
-
-def _execute(conn: Connection, statement: Any) -> int:
-    """One statement as a transaction; the number of rows it changed."""
-    return int(conn.execute(statement).rowcount or 0)
+            await self._transact(execute, delete(blob_gc).where(blob_gc.c.id.in_(ids)))
