@@ -9,8 +9,8 @@ import statistics
 import time
 
 from bench.files_api import CHUNK, MIB, RssSampler, resumable_upload
-from bench.servers import LiveServer
 from bench.smallfiles import AnchorServer, Row
+from gemfiles.testing import LiveServer
 
 
 def anchor_upload(port: int, size: int) -> float:

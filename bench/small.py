@@ -8,8 +8,8 @@ from pathlib import Path
 from bench.bigupload import big_rows
 from bench.listing import list_rows, project_of, seed_files
 from bench.probes import probe_rows
-from bench.servers import LiveServer
 from bench.smallfiles import KEY, AnchorServer, Row, get_rows, small_upload_rows
+from gemfiles.testing import LiveServer
 
 
 def small_rows(

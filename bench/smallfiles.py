@@ -20,13 +20,14 @@ from pathlib import Path
 
 import httpx
 
-from bench.servers import ROOT, LiveServer, free_port
 from bench.smallload import Conn, Operation, Round, run_round
+from gemfiles.testing import LiveServer, free_port
 
 KEY = "bench-small"
 BODY = b"hello"
 _BOUNDARY = "gemfiles-bench-boundary"
 Row = tuple[str, str, str]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class AnchorServer:
