@@ -39,6 +39,7 @@ def serve(**options: Any) -> None:
     import uvicorn
 
     from gemfiles.app import create_app
+    from gemfiles.protocol.deadlines import http_protocol
 
     settings = settings_from(**options)
     if settings.workers > 1:
@@ -68,7 +69,8 @@ def serve(**options: Any) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        # uvicorn's httptools protocol with read deadlines (GEMFILES_HEADER_TIMEOUT_SECONDS, ...)
+        http=http_protocol(settings.header_timeout_seconds, settings.body_idle_timeout_seconds),
         ws="none",  # no WebSocket routes: the protocol library is never loaded
         log_level=settings.log_level,
         access_log=False,  # gemfiles logs each request itself (protocol/observe.py, GEMFILES_ACCESS_LOG)

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     # Address space, not resident memory: a 1080p H.264 decode reserves about 300 MiB of it on 2 cores,
     # and a decoder's threads (one per core) reserve more on bigger machines.
     child_memory_mib: int = Field(4096, ge=256)
+    # Server-side read deadlines (protocol/deadlines.py): a connection that has not sent a whole request
+    # head this long after it opened (or after the first byte of a later request) is closed; a request
+    # body from which no byte came for body_idle_timeout_seconds while the server waited is answered
+    # 408 DEADLINE_EXCEEDED and its connection closed (an idle time between reads, never a total one).
+    header_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    body_idle_timeout_seconds: float = Field(60.0, gt=0, le=3600)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # One line per request (protocol/observe.py) at level info; uvicorn's own access log is always off.
     access_log: bool = True

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from gemfiles.errors import InvalidArgument
 from gemfiles.protocol.wire import parse_json_body
@@ -32,16 +32,21 @@ async def read_body(request: Request, limit: int, *, hint: str = "") -> bytearra
     over = declared.isdigit() and int(declared) > limit
     buffer = bytearray()
     seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if not over and seen > limit:
-            over = True
-            buffer = bytearray()
-        if over:
-            if seen > limit * DRAIN_FACTOR:
-                break
-            continue
-        buffer += chunk
+    try:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if not over and seen > limit:
+                over = True
+                buffer = bytearray()
+            if over:
+                if seen > limit * DRAIN_FACTOR:
+                    break
+                continue
+            buffer += chunk
+    except ClientDisconnect:
+        # The client went away, or stopped sending and the server timed it out (protocol/deadlines.py):
+        # an ordinary refusal that no one reads, not an unhandled error.
+        raise InvalidArgument("The request body ended before all of its bytes arrived.") from None
     if over:
         raise too_large(limit, hint)
     return buffer  # not copied: a body may be 100 MB
