@@ -30,7 +30,7 @@ def _when(mtime: float) -> datetime:
 
 
 def _folder(path: Path) -> tuple[int, float] | None:
-    """(bytes, latest write) of a folder and the files in it; None if it went away."""
+    """(bytes of its parts, latest write of it or any file in it) of a folder; None if it went away."""
     try:
         size, latest = 0, os.stat(path).st_mtime
         with os.scandir(path) as entries:
@@ -39,7 +39,8 @@ def _folder(path: Path) -> tuple[int, float] | None:
                     stat = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
-                size += stat.st_size
+                if entry.name.endswith(".part"):
+                    size += stat.st_size  # the content; a manifest is bookkeeping
                 latest = max(latest, stat.st_mtime)
         return size, latest
     except (FileNotFoundError, NotADirectoryError):
