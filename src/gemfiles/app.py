@@ -31,6 +31,7 @@ from gemfiles.domain.projects import ProjectAdmin, check_project
 from gemfiles.domain.routing import ModelRouter
 from gemfiles.domain.script import ScriptError, load_script
 from gemfiles.domain.scriptbook import ScriptBook
+from gemfiles.domain.scrub import Scrubber
 from gemfiles.domain.seeding import Seeder
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance, Runner
@@ -119,6 +120,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             meta, blobs, clock, limits, telemetry=telemetry, sniffer=MagicSniffer(), faults=faults
         ),
         maintenance=Maintenance(meta, blobs, clock, prober, telemetry, faults),
+        # The blob store's times are wall-clock times: the scrub's grace is measured on the real clock,
+        # never on the emulator's movable one (moving it would make bytes being written look old).
+        scrubber=Scrubber(meta, blobs, SystemClock(), settings.scrub_grace, telemetry),
         generation=generation,
         interactions=interactions,
         prober=prober,
@@ -166,7 +170,8 @@ def model_calls(
 
 
 def build_runner(services: Services) -> Runner:
-    """The background work of one process: the expiry sweeps, the media probe workers, the batch runners
+    """The background work of one process: the expiry sweeps, the scrub of orphan bytes, the media probe
+    workers, the batch runners
     (each answers a job's lines through the generation service, as ``:generateContent`` would) and the
     sweep of expired cached contents."""
     runner = Runner()
@@ -174,6 +179,9 @@ def build_runner(services: Services) -> Runner:
     interval = settings.sweep_interval.total_seconds()
     runner.every(interval, services.maintenance.sweep, "expiry sweep")
     runner.every(interval, services.interactions.sweep_expired, "interaction sweep")
+    if services.scrubber is not None:
+        # At start-up (in the background: readiness does not wait for it), then every scrub_interval.
+        runner.every(settings.scrub_interval.total_seconds(), services.scrubber.scrub, "orphan scrub")
     runner.worker(
         services.maintenance.probe_one,
         "media probe",

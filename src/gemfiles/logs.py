@@ -40,7 +40,8 @@ def text_line(created: float, level: str, logger: str, message: str, fields: dic
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = getattr(record, "request", None)
+        # A request line's fields, or a background job's report (``extra={"fields": {...}}``, e.g. the scrub).
+        fields = getattr(record, "request", None) or getattr(record, "fields", None)
         line = json_line(record.created, record.levelname.lower(), record.name, record.getMessage(), fields)
         if record.exc_info:
             error = orjson.dumps(self.formatException(record.exc_info)).decode()

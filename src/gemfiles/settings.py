@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     file_ttl: Duration = timedelta(hours=48)
     upload_session_ttl: Duration = timedelta(days=7)
     sweep_interval: Duration = timedelta(minutes=1)
+    # The scrub of orphan bytes (domain/scrub.py): at start-up, then this long after each run ends.
+    scrub_interval: Duration = timedelta(hours=1)
+    # Only bytes whose last write is older than this are scrubbed: it must exceed the longest a single
+    # upload request can take (an object is unnamed between its bytes and its row's commit).
+    scrub_grace: Duration = timedelta(hours=1)
     max_file_bytes: int = Field(2_147_483_648, ge=0)
     project_quota_bytes: int = Field(20 * 1024**3, ge=0)
     max_request_json_bytes: int = Field(1024 * 1024, ge=1024)
@@ -150,8 +155,10 @@ class Settings(BaseSettings):
         if self.workers > 1 and self.emulator_controls:
             # Each process has its own clock offset: moving one would split the server's idea of "now".
             raise ValueError("emulator_controls needs workers=1 (run one process per replica instead)")
-        if self.sweep_interval <= timedelta(0):
-            raise ValueError("sweep_interval must be positive")
+        if self.sweep_interval <= timedelta(0) or self.scrub_interval <= timedelta(0):
+            raise ValueError("sweep_interval and scrub_interval must be positive")
+        if self.scrub_grace < timedelta(0):
+            raise ValueError("scrub_grace must not be negative")
         for name in ("metrics_token", "admin_token"):
             token = getattr(self, name)
             if token is not None and len(token.strip()) < 8:

@@ -48,18 +48,13 @@ def test_server_killed_at_random_loses_nothing_acknowledged(
     assert figures.invariant_checks >= kills * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no scrub of orphan blobs: nothing removes bytes that no metadata points at. A crash between the "
-    "store's complete_upload and the file's commit leaves the object; the session's later cancel or expiry "
-    "aborts only the upload (abort_upload), never that object. Issue 11 asks for a startup and periodic scrub",
-)
 def test_sweep_removes_blobs_a_crash_left_without_metadata(
     tmp_path: Path, torture_seed: int, reliability_report: dict[str, Any]
 ) -> None:
     """What a crash leaves, made on purpose: a joined object whose file row was never written (the crash
-    window inside a finalize) and a part file of a session that is gone. After a restart and a sweep no
-    byte that no file or live session points at may remain."""
+    window inside a finalize) and a part file of a session that is gone. After a restart and a sweep with
+    the scrub (no grace: nothing is in flight) no byte that no file or live session points at may remain,
+    and the reply says what was removed."""
     import httpx
 
     server = LiveServer(tmp_path / "data", TORTURE_ENV)
@@ -85,12 +80,18 @@ def test_sweep_removes_blobs_a_crash_left_without_metadata(
         (orphan_part / "3.part").write_bytes(b"y" * 1000)
         server.start()
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            assert http.post("/_internal/sweep").status_code == 200
+            reply = http.post("/_internal/sweep", json={"scrub": True, "graceSeconds": 0})
+            assert reply.status_code == 200, reply.text
+            scrub = reply.json()["scrub"]
+            assert http.get(f"/v1beta/{kept.json()['file']['name']}", headers=key).status_code == 200
         left = set(blob_files(blobs)) - before
     finally:
         server.stop()
-    reliability_report["orphan scrub"] = {"orphans left after sweep": sorted(left)}
+    reliability_report["orphan scrub"] = {"orphans left after sweep": sorted(left), "scrub": scrub}
     assert not left, f"orphan bytes left after a restart and a sweep: {sorted(left)}"
+    assert set(blob_files(blobs)) == before  # the kept file's bytes are still there
+    assert (scrub["removedObjects"], scrub["removedUploads"], scrub["removedBytes"]) == (1, 1, "5096")
+    assert set(scrub["keys"]) == {"zz/zzorphan0crash0left0this", "uploads/zzorphan0sessiongone0"}
 
 
 REPLICA_QUICK_KILLS, REPLICA_LONG_KILLS = 8, 200
@@ -117,7 +118,8 @@ def test_replica_killed_at_random_while_the_other_serves_loses_nothing(
         figures = torture.run()
         bucket, _, prefix = env["GEMFILES_BLOB_URL"].removeprefix("s3://").partition("/")
         seaweed = shared_seaweedfs()
-        # Every file was deleted and swept at the end: whatever the bucket still holds is orphan bytes.
+        # Every file was deleted, swept and scrubbed at the end: whatever the bucket still holds is orphan
+        # bytes the scrub missed.
         left = seaweed.keys(bucket, prefix) + seaweed.pending_uploads(bucket, prefix)
     finally:
         for replica in replicas:
@@ -131,4 +133,5 @@ def test_replica_killed_at_random_while_the_other_serves_loses_nothing(
     reliability_report["crash torture (2 replicas, PostgreSQL + S3)"] = section
     print(f"replicated crash torture: {section}")
     assert not torture.violations.items, "\n".join(torture.violations.items[:30]) + f"\nseed {torture_seed}"
+    assert not left, f"orphan bytes left in the S3 prefix after the sweep and the scrub: {left[:20]}"
     assert figures.kills == kills

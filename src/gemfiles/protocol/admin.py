@@ -1,4 +1,4 @@
-"""The admin API under /_internal/admin/ (projects, quotas, API keys) and ``GET /metrics``.
+"""The admin API under /_internal/admin/ (projects, quotas, API keys, the scrub) and ``GET /metrics``.
 
 The admin API answers only ``Authorization: Bearer <GEMFILES_ADMIN_TOKEN>``; without a configured token it
 does not exist (404). ``/metrics`` is open unless GEMFILES_METRICS_TOKEN is set. Tokens are compared in
@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from gemfiles.domain.models import ProjectUsage
 from gemfiles.domain.ports import ApiKeyRecord
+from gemfiles.domain.scrub import ScrubReport
 from gemfiles.errors import InvalidArgument, NotFound, Unauthenticated
 from gemfiles.protocol.body import read_json_object
 from gemfiles.protocol.http import json_response
@@ -123,3 +124,25 @@ async def key(request: Request) -> Response:
     services = admin_services(request)
     count = await services.admin.revoke_key(request.path_params["prefix"])
     return json_response({"revoked": count})
+
+
+def scrub_json(report: ScrubReport) -> dict[str, Any]:
+    """What a scrub removed (``keys``: the first of them), and what it left for a later one."""
+    return {
+        "examined": report.examined,
+        "removedObjects": report.objects,
+        "removedUploads": report.uploads,
+        "removedBytes": str(report.bytes),
+        "keys": report.keys,
+        "waiting": report.waiting,
+        "failed": report.failed,
+        "seconds": report.seconds,
+    }
+
+
+async def scrub(request: Request) -> Response:
+    """POST: scrubs the blob store now (with the configured grace) and answers what was removed."""
+    services = admin_services(request)
+    if services.scrubber is None:
+        raise NotFound("This server has no scrub.")
+    return json_response(scrub_json(await services.scrubber.scrub()))

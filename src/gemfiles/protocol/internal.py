@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gemfiles.domain.clock import OffsetClock
-from gemfiles.errors import FailedPrecondition, NotFound, Unavailable
+from gemfiles.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from gemfiles.protocol.admin import scrub_json
 from gemfiles.protocol.body import read_json_object
 from gemfiles.protocol.http import json_response
 from gemfiles.protocol.services import Services
@@ -52,10 +56,23 @@ async def clock(request: Request) -> Response:
 
 
 async def sweep(request: Request) -> Response:
-    """Runs the expiry sweep and blob collection now; answers what this process deleted."""
+    """Runs the expiry sweep and blob collection now; answers what this process deleted.
+
+    ``{"scrub": true}`` runs the scrub of orphan bytes after them (``"graceSeconds": 0`` scrubs bytes of any
+    age: only for a test whose uploads have all ended, since it would take an upload's bytes before its
+    commit).
+    """
     services = controls(request)
+    body = await read_json_object(request, services.settings.max_request_json_bytes)
+    grace = body.get("graceSeconds")
+    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0):
+        raise InvalidArgument("graceSeconds must be a number of seconds, 0 or more.")
     report = await services.maintenance.sweep()
-    return json_response({"files": report.files, "sessions": report.sessions, "blobs": report.blobs})
+    reply: dict[str, Any] = {"files": report.files, "sessions": report.sessions, "blobs": report.blobs}
+    if body.get("scrub") is True and services.scrubber is not None:
+        scrubbed = await services.scrubber.scrub(None if grace is None else timedelta(seconds=grace))
+        reply["scrub"] = scrub_json(scrubbed)
+    return json_response(reply)
 
 
 async def usage(request: Request) -> Response:

@@ -130,6 +130,7 @@ def admin_routes() -> list[BaseRoute]:
         Route(f"{prefix}/usage", api(admin.usage), methods=["GET"]),
         Route(f"{prefix}/keys", api(admin.keys), methods=["GET", "POST"]),
         Route(f"{prefix}/keys/{{prefix}}", api(admin.key), methods=["DELETE"]),
+        Route(f"{prefix}/scrub", api(admin.scrub), methods=["POST"]),
         *console_routes(prefix),
     ]
 

@@ -17,6 +17,7 @@ from gemfiles.domain.inventory import Inventory
 from gemfiles.domain.ports import BlobStore, MetadataStore, Prober
 from gemfiles.domain.projects import ProjectAdmin
 from gemfiles.domain.routing import Route
+from gemfiles.domain.scrub import Scrubber
 from gemfiles.domain.uploads import UploadService
 from gemfiles.domain.workers import Maintenance
 from gemfiles.errors import NotFound
@@ -46,6 +47,7 @@ class Services:
     emulator: Emulator | None = None
     inventory: Inventory | None = None  # the console's views (protocol/console_api.py)
     history: RequestHistory | None = None  # recent requests and traffic samples, kept by the middleware
+    scrubber: Scrubber | None = None  # the scrub of orphan bytes (domain/scrub.py)
     ready: bool = False
 
 

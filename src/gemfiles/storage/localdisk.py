@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gemfiles.domain.models import PartRef
-from gemfiles.domain.ports import PartNumbers
+from gemfiles.domain.ports import PartNumbers, StoredBlob
+from gemfiles.storage import localdisk_inventory as listing
 from gemfiles.storage.disk_reader import ConcatReader
 from gemfiles.storage.parts import check_upload_key, object_key, same_stored_bytes
 
@@ -302,6 +303,25 @@ class LocalBlobStore:
     async def delete(self, key: str) -> None:
         await _on_disk(self._single_file(key).unlink, True)
         await _on_disk(shutil.rmtree, self._object_dir(key), True)
+
+    async def inventory(self) -> AsyncIterator[StoredBlob]:
+        """One disk-thread job per ``objects/<k[:2]>/`` folder and per 200 upload folders (localdisk_inventory)."""
+        for prefix in await _on_disk(listing.prefixes, self._objects):
+            for blob in await _on_disk(listing.scan_prefix, self._objects, prefix):
+                yield blob
+        names = await _on_disk(listing.upload_names, self._uploads)
+        for start in range(0, len(names), listing.UPLOAD_NAMES_PER_JOB):
+            batch = names[start : start + listing.UPLOAD_NAMES_PER_JOB]
+            for blob in await _on_disk(listing.scan_uploads, self._uploads, batch):
+                yield blob
+
+    async def remove(self, blob: StoredBlob) -> None:
+        if blob.kind == "object":
+            await self.delete(blob.key)
+        elif blob.handle.get("tmp"):
+            await _on_disk(self._single_file(object_key(blob.key)).with_suffix(".tmp").unlink, True)
+        else:
+            await self.abort_upload(blob.key, {}, [])
 
 
 def _make_dir(path: Path) -> None:

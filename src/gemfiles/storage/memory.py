@@ -351,6 +351,13 @@ class MemoryMetadataStore:
         for item_id in ids:
             self._db.gc.pop(item_id, None)
 
+    async def blob_keys_in_use(self, object_keys: list[str], upload_keys: list[str]) -> set[str]:
+        asked = set(object_keys) | set(upload_keys)
+        named = {s.record.blob_key for s in self._db.files.values()}
+        named |= {s.upload_key for s in self._db.sessions.values() if s.status == SessionStatus.ACTIVE}
+        named |= {item.key for item, _ in self._db.gc.values()}
+        return asked & named
+
     # Keys ------------------------------------------------------------------------------------------------
     async def create_key(self, key_hash: str, project: str, prefix: str, now: datetime) -> None:
         if key_hash in self._db.keys:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from gemfiles.domain.models import PartRef
-from gemfiles.domain.ports import PartNumbers
+from gemfiles.domain.ports import PartNumbers, StoredBlob
 from gemfiles.storage.parts import check_upload_key, object_key, put_object_in_parts, same_stored_bytes
 
 READ_BLOCK = 1024 * 1024
@@ -24,6 +25,11 @@ def bucket_name(url: str) -> str:
 class _Bucket:
     uploads: dict[str, dict[int, bytes]] = field(default_factory=dict)
     objects: dict[str, bytes] = field(default_factory=dict)
+    # The wall-clock time of each object's and upload's last write ("objects/<key>", "uploads/<key>").
+    written: dict[str, datetime] = field(default_factory=dict)
+
+    def touch(self, name: str) -> None:
+        self.written[name] = datetime.now(UTC)
 
 
 _BUCKETS: dict[str, _Bucket] = {}
@@ -55,6 +61,7 @@ class MemoryBlobStore:
 
     async def begin_upload(self, upload_key: str) -> dict[str, Any]:
         self._bucket.uploads.setdefault(check_upload_key(upload_key), {})
+        self._bucket.touch(f"uploads/{upload_key}")
         return {}
 
     async def put_part(
@@ -73,6 +80,7 @@ class MemoryBlobStore:
             if number in parts:
                 raise FileExistsError(f"part {number} of upload {upload_key}")
         parts[number] = b""
+        self._bucket.touch(f"uploads/{upload_key}")
         data = bytearray()
         try:
             async for block in blocks:
@@ -83,6 +91,7 @@ class MemoryBlobStore:
             parts.pop(number, None)
             raise
         parts[number] = bytes(data)
+        self._bucket.touch(f"uploads/{upload_key}")
         return PartRef(number=number, size=len(data))
 
     def _parts(self, upload_key: str) -> dict[int, bytes]:
@@ -112,6 +121,8 @@ class MemoryBlobStore:
         if key not in self._bucket.objects:
             stored = self._bucket.uploads.pop(upload_key, {})
             self._bucket.objects[key] = b"".join(stored[p.number][: p.size] for p in parts)
+            self._bucket.written.pop(f"uploads/{upload_key}", None)
+            self._bucket.touch(f"objects/{key}")
         return key
 
     async def is_completed(self, upload_key: str, state: dict[str, Any]) -> bool:
@@ -119,6 +130,7 @@ class MemoryBlobStore:
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
         self._bucket.uploads.pop(check_upload_key(upload_key), None)
+        self._bucket.written.pop(f"uploads/{upload_key}", None)
 
     def _object(self, key: str) -> bytes:
         data = self._bucket.objects.get(key)
@@ -137,3 +149,21 @@ class MemoryBlobStore:
 
     async def delete(self, key: str) -> None:
         self._bucket.objects.pop(key, None)
+        self._bucket.written.pop(f"objects/{key}", None)
+
+    async def inventory(self) -> AsyncIterator[StoredBlob]:
+        bucket, never = self._bucket, datetime.fromtimestamp(0, UTC)
+        for key in sorted(bucket.objects):
+            if key in bucket.objects:  # removed since the listing began
+                size, written = len(bucket.objects[key]), bucket.written.get(f"objects/{key}", never)
+                yield StoredBlob("object", key, size, written)
+        for key in sorted(bucket.uploads):
+            if key in bucket.uploads:
+                size = sum(len(data) for data in bucket.uploads[key].values())
+                yield StoredBlob("upload", key, size, bucket.written.get(f"uploads/{key}", never))
+
+    async def remove(self, blob: StoredBlob) -> None:
+        if blob.kind == "object":
+            await self.delete(blob.key)
+        else:
+            await self.abort_upload(blob.key, {}, [])

@@ -13,7 +13,8 @@ of at least 5 MiB whose length is known goes straight in as part ``n`` (every at
 ``complete_upload`` joins runs of them into parts S3 accepts (storage/s3_join.py).
 
 Modules: s3_client (clients, names, object primitives), s3_body (the streamed request body), s3_join
-(completing), s3_reader (the blocking reader for probes), this one (the BlobStore port).
+(completing), s3_reader (the blocking reader for probes), s3_inventory (listing and removing for the scrub),
+this one (the BlobStore port).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gemfiles.domain.ports import BlobStoreError, PartNumbers, PartUnreadable
 from gemfiles.storage.parts import observed, put_object_in_parts, same_stored_bytes
 from gemfiles.storage.s3_body import PartBody
 from gemfiles.storage.s3_client import READ_BLOCK
+from gemfiles.storage.s3_inventory import S3Inventory
 from gemfiles.storage.s3_join import MAX_PART_NUMBER, MIN_PART, S3Joins
 from gemfiles.storage.s3_reader import RangeReader
 
@@ -53,7 +55,7 @@ def _refusals_as_store_errors(method: F) -> F:
     return cast(F, wrapper)
 
 
-class S3BlobStore(S3Joins):
+class S3BlobStore(S3Joins, S3Inventory):
     async def begin_upload(self, upload_key: str) -> dict[str, Any]:
         s3 = await self._s3()
         key = self._object_key(self._final_key(upload_key))

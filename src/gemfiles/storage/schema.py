@@ -42,6 +42,7 @@ files = Table(
     Index("ix_files_project_created", "project", "create_us", "id"),
     Index("ix_files_expire", "expire_us"),
     Index("ix_files_probe_due", "probe_due"),
+    Index("ix_files_blob_key", "blob_key"),  # migration 0006: the scrub's lookups
 )
 
 upload_sessions = Table(
@@ -137,6 +138,7 @@ batches = Table(
     Column("lease_until", BigInteger, nullable=True),
     Index("ix_batches_project_created", "project", "create_us", "id"),
     Index("ix_batches_state", "state"),
+    Index("ix_batches_input_key", "input_key"),  # migration 0006
 )
 
 batch_results = Table(

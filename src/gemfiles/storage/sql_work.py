@@ -10,18 +10,36 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, case, delete, or_, select, update
+from sqlalchemy import Select, Table, bindparam, case, delete, or_, select, union, update
 from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import FileRecord, FileState, SessionStatus
 from gemfiles.domain.ports import GcItem
-from gemfiles.storage.schema import blob_gc, files, upload_sessions
+from gemfiles.storage.schema import batches, blob_gc, files, upload_sessions
 from gemfiles.storage.sql_engine import execute
 from gemfiles.storage.sql_rows import file_record, session_record
 from gemfiles.storage.sql_sessions import SqlSessions
 
 _ANY_PROBE_DUE = select(files.c.id).where(files.c.probe_due.is_(True)).limit(1)
+
+# The scrub's questions, asked for up to KEY_SLOTS keys at once with statements of one fixed shape (compiled
+# once, like every read here; unused slots hold "", which names nothing). Each is an index lookup:
+# files.blob_key and batches.input_key have their indexes (migration 0006), sessions are a range of their
+# primary key (an upload key is the first 40 characters of the token digest), the collection queue is short.
+KEY_SLOTS = 100
+_SLOTS = [f"k{i}" for i in range(KEY_SLOTS)]
+_OBJECTS_NAMED = union(
+    select(files.c.blob_key.label("key")).where(files.c.blob_key.in_([bindparam(n) for n in _SLOTS])),
+    select(batches.c.input_key).where(batches.c.input_key.in_([bindparam(n) for n in _SLOTS])),
+    select(blob_gc.c.key).where(blob_gc.c.key.in_([bindparam(n) for n in _SLOTS])),
+)
+_UPLOADS_QUEUED = select(blob_gc.c.key).where(blob_gc.c.key.in_([bindparam(n) for n in _SLOTS]))
+_SESSIONS_ACTIVE_BETWEEN = select(upload_sessions.c.token_digest).where(
+    upload_sessions.c.token_digest >= bindparam("low"),
+    upload_sessions.c.token_digest <= bindparam("high"),
+    upload_sessions.c.status == SessionStatus.ACTIVE.value,
+)
 
 
 def _expired(table: Table, now: datetime, limit: int) -> Select[Any]:
@@ -138,3 +156,26 @@ class SqlWork(SqlSessions):
     async def finish_gc(self, ids: list[int]) -> None:
         if ids:
             await self._transact(execute, delete(blob_gc).where(blob_gc.c.id.in_(ids)))
+
+    async def blob_keys_in_use(self, object_keys: list[str], upload_keys: list[str]) -> set[str]:
+        named: set[str] = set()
+        for batch in _slices(sorted(object_keys)):
+            rows = await self._rows(_OBJECTS_NAMED, _slot_values(batch))
+            named.update(row["key"] for row in rows)
+        for batch in _slices(sorted(upload_keys)):
+            named.update(row["key"] for row in await self._rows(_UPLOADS_QUEUED, _slot_values(batch)))
+            # Every digest that begins with one of these keys sorts between the first key and the last
+            # key followed by "z" (past any hex digit, in any collation).
+            wanted = set(batch)
+            bounds = {"low": batch[0], "high": batch[-1] + "z"}
+            rows = await self._rows(_SESSIONS_ACTIVE_BETWEEN, bounds)
+            named.update(d[:40] for d in (row["token_digest"] for row in rows) if d[:40] in wanted)
+        return named & (set(object_keys) | set(upload_keys))
+
+
+def _slices(keys: list[str]) -> list[list[str]]:
+    return [keys[i : i + KEY_SLOTS] for i in range(0, len(keys), KEY_SLOTS)]
+
+
+def _slot_values(keys: list[str]) -> dict[str, str]:
+    return {name: keys[i] if i < len(keys) else "" for i, name in enumerate(_SLOTS)}

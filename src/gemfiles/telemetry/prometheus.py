@@ -85,6 +85,17 @@ class PrometheusTelemetry:
             ["kind"],
             registry=own,
         )
+        self._scrubbed = Counter(
+            "gemfiles_scrub_removed_objects",
+            "What the scrub removed: bytes no metadata named (kind: object, or upload for unfinished uploads).",
+            ["kind"],
+            registry=own,
+        )
+        self._scrubbed_bytes = Counter(
+            "gemfiles_scrub_removed_bytes",
+            "Bytes of orphan objects and uploads the scrub removed (S3 multipart parts not counted).",
+            registry=own,
+        )
         self._model_calls = Histogram(
             "gemfiles_model_call_duration_seconds",
             "Model-backend calls, by backend and method (generate, stream, count_tokens).",
@@ -145,6 +156,13 @@ class PrometheusTelemetry:
         for kind, count in (("file", files), ("session", sessions), ("blob", blobs)):
             if count:
                 self._swept.labels(kind).inc(count)
+
+    def scrubbed(self, objects: int, uploads: int, size: int) -> None:
+        for kind, count in (("object", objects), ("upload", uploads)):
+            if count:
+                self._scrubbed.labels(kind).inc(count)
+        if size:
+            self._scrubbed_bytes.inc(size)
 
     def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
         self._model_calls.labels(backend, method).observe(seconds)

@@ -39,6 +39,9 @@ class Recorded:
     def swept(self, files: int, sessions: int, blobs: int) -> None:
         self.events.append(("swept", files, sessions, blobs))
 
+    def scrubbed(self, objects: int, uploads: int, size: int) -> None:
+        self.events.append(("scrubbed", objects, uploads, size))
+
     def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
         assert seconds >= 0
         self.events.append(("model_call", backend, method, error))

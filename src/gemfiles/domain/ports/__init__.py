@@ -25,6 +25,7 @@ from gemfiles.domain.ports.storage import (
     QuotaRefused,
     SessionGone,
     StorageError,
+    StoredBlob,
     StoreUnavailable,
 )
 from gemfiles.domain.ports.telemetry import NoTelemetry, Telemetry
@@ -52,6 +53,7 @@ __all__ = [
     "SessionGone",
     "StorageError",
     "StoreUnavailable",
+    "StoredBlob",
     "Telemetry",
     "TypeSniffer",
 ]

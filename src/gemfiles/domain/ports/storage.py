@@ -4,7 +4,8 @@
 changes more than one row is one transaction, so quotas stay exact and nothing half-done is ever visible.
 
 ``BlobStore``: the bytes. An upload is a sequence of parts, each written by one chunk request (or one
-attempt at it); ``complete_upload`` turns the committed parts into one object, idempotently.
+attempt at it); ``complete_upload`` turns the committed parts into one object, idempotently. Its
+``inventory`` lists everything it holds, for the scrub of bytes no metadata names (domain/scrub.py).
 
 ``InteractionStore``: stored interactions (timelines), expiring.
 """
@@ -12,7 +13,7 @@ attempt at it); ``complete_upload`` turns the committed parts into one object, i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -87,6 +88,23 @@ class GcItem:
     kind: str  # "object" | "upload"
     key: str
     state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """One thing a blob store holds, as its ``inventory`` lists it.
+
+    ``kind``: ``"object"``, a finished object, ``key`` its object key (``<k[:2]>/<upload key>``, what a
+    file's ``blob_key`` holds); or ``"upload"``, the parts of an unfinished upload (or an object still being
+    written whole), ``key`` its upload key. ``modified``: its last write, as the store knows it (an S3
+    multipart upload: when it began). ``handle``: what the store's ``remove`` needs besides the key.
+    """
+
+    kind: str
+    key: str
+    size: int
+    modified: datetime
+    handle: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +221,14 @@ class MetadataStore(Protocol):
     async def claim_gc(self, now: datetime, lease_seconds: float, limit: int) -> list[GcItem]: ...
     async def finish_gc(self, ids: list[int]) -> None: ...
 
+    async def blob_keys_in_use(self, object_keys: list[str], upload_keys: list[str]) -> set[str]:
+        """Which of these keys some metadata still names, for the scrub (one call per page of keys).
+
+        An object key is named by a file's ``blob_key``, a batch job's input or a queued collection item; an
+        upload key by an active upload session (its ``upload_key``) or a queued collection item. Expired
+        rows the sweep has not reached yet still name their keys: the sweep and the collector handle them.
+        """
+
     # Projects and keys --------------------------------------------------------------------------------
     async def get_usage(self, project: str) -> ProjectUsage:
         """Bytes used and reserved, and the project's own quota if it has one."""
@@ -290,6 +316,14 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Deletes an object. Idempotent."""
+
+    def inventory(self) -> AsyncIterator[StoredBlob]:
+        """Every object and unfinished upload the store holds, streamed (never all in memory), in key order
+        where the store lists that way. Names the store does not recognise as its own are left out."""
+
+    async def remove(self, blob: StoredBlob) -> None:
+        """Removes what one ``inventory`` entry names (an object, or an upload's parts). Idempotent: an
+        entry removed meanwhile (by another replica's scrub) is not an error."""
 
 
 @runtime_checkable

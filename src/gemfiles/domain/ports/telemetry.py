@@ -20,6 +20,9 @@ class Telemetry(Protocol):
     def swept(self, files: int, sessions: int, blobs: int) -> None:
         """An expiry sweep deleted this many files, abandoned sessions and blobs."""
 
+    def scrubbed(self, objects: int, uploads: int, size: int) -> None:
+        """A scrub removed this many orphan objects and unfinished uploads, ``size`` bytes in all."""
+
     def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
         """A model backend answered (``error``: None, or the kind of failure, e.g. ``NotFound``)."""
 
@@ -34,6 +37,9 @@ class NoTelemetry:
         return None
 
     def swept(self, files: int, sessions: int, blobs: int) -> None:
+        return None
+
+    def scrubbed(self, objects: int, uploads: int, size: int) -> None:
         return None
 
     def model_call(self, backend: str, method: str, seconds: float, error: str | None) -> None:
