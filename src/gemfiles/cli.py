@@ -69,8 +69,12 @@ def serve(**options: Any) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        # uvicorn's httptools protocol with read deadlines (GEMFILES_HEADER_TIMEOUT_SECONDS, ...)
-        http=http_protocol(settings.header_timeout_seconds, settings.body_idle_timeout_seconds),
+        # uvicorn's httptools protocol with read and send deadlines (GEMFILES_HEADER_TIMEOUT_SECONDS, ...)
+        http=http_protocol(
+            settings.header_timeout_seconds,
+            settings.body_idle_timeout_seconds,
+            settings.send_timeout_seconds,
+        ),
         ws="none",  # no WebSocket routes: the protocol library is never loaded
         log_level=settings.log_level,
         access_log=False,  # gemfiles logs each request itself (protocol/observe.py, GEMFILES_ACCESS_LOG)

@@ -92,8 +92,11 @@ class Settings(BaseSettings):
     # head this long after it opened (or after the first byte of a later request) is closed; a request
     # body from which no byte came for body_idle_timeout_seconds while the server waited is answered
     # 408 DEADLINE_EXCEEDED and its connection closed (an idle time between reads, never a total one).
+    # A response the client has taken no byte of for send_timeout_seconds while the server waited to
+    # write more is cut: the connection is aborted and the request's task ends (idle, not total, too).
     header_timeout_seconds: float = Field(30.0, gt=0, le=3600)
     body_idle_timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    send_timeout_seconds: float = Field(60.0, gt=0, le=3600)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # One line per request (protocol/observe.py) at level info; uvicorn's own access log is always off.
     access_log: bool = True
