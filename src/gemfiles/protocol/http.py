@@ -78,13 +78,21 @@ def origin_of(request: Request, settings: Settings) -> str:
     """The externally reachable origin: --public-url, else X-Forwarded-Proto/Host, else Host."""
     if settings.public_url:
         return settings.public_url
-    headers = request.headers
-    proto = headers.get("x-forwarded-proto", "").split(",")[0].strip() or request.url.scheme
-    host = headers.get("x-forwarded-host", "").split(",")[0].strip() or headers.get("host", "")
+    scope = request.scope
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:  # one pass; the first of each header counts
+        if name in _ORIGIN_HEADERS and name not in found:
+            found[name] = value
+    proto = found.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[0].strip()
+    host = found.get(b"x-forwarded-host", b"").decode("latin-1").split(",")[0].strip()
+    host = host or found.get(b"host", b"").decode("latin-1")
     if not host:
-        server = request.scope.get("server") or ("127.0.0.1", settings.port)
+        server = scope.get("server") or ("127.0.0.1", settings.port)
         host = f"{server[0]}:{server[1]}"
-    return f"{proto}://{host}"
+    return f"{proto or scope.get('scheme', 'http')}://{host}"
+
+
+_ORIGIN_HEADERS = frozenset((b"x-forwarded-proto", b"x-forwarded-host", b"host"))
 
 
 def api_key_of(request: Request) -> str | None:
