@@ -109,6 +109,7 @@ class Authenticator:
         self.mode = settings.auth
         self.meta = meta
         self._cache: dict[str, tuple[float, str | None]] = {}
+        self._open: dict[str, str] = {}  # open mode: key -> project (a SHA-256 each time otherwise)
 
     async def project(self, request: Request) -> str:
         key = api_key_of(request)
@@ -122,15 +123,26 @@ class Authenticator:
         note_project(request.scope, project)
         return project
 
+    def forget_keys(self) -> None:
+        """Drops the cached key lookups: a revocation made through this process counts at once (other
+        processes and replicas see it within KEY_CACHE_SECONDS)."""
+        self._cache.clear()
+
     async def project_for_key(self, key: str) -> str:
         if self.mode == "open":
-            return open_project(key)
+            project = self._open.get(key)
+            if project is None:
+                if len(self._open) >= 10_000:
+                    self._open.clear()
+                project = self._open[key] = open_project(key)
+            return project
         digest = key_hash(key)
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is None or cached[0] < now:
             project = await self.meta.lookup_key(digest)
-            # Revocations take effect within KEY_CACHE_SECONDS.
+            # Revocations made elsewhere (another worker or replica, `gemfiles keys revoke` on the
+            # database) take effect here within KEY_CACHE_SECONDS; see forget_keys for this process's.
             self._cache[digest] = (now + KEY_CACHE_SECONDS, project)
             if len(self._cache) > 10_000:
                 self._cache.clear()
