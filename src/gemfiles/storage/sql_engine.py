@@ -153,7 +153,9 @@ class SqlDatabase:
         import asyncpg
 
         dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, max_inactive_connection_lifetime=600)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=10, max_inactive_connection_lifetime=600, reset=_keep_session
+        )
         if self._pg_pool is None:
             self._pg_pool = pool
         else:
@@ -188,6 +190,12 @@ class SqlDatabase:
         if self.is_sqlite:
             return sqlite_insert(table)
         return postgresql_insert(table)
+
+
+async def _keep_session(connection: Any) -> None:
+    """The read pool's reset of a returned connection: nothing to undo. asyncpg's default reset is one more
+    round trip per read (advisory unlocks, ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``) for session state
+    that single autocommit SELECTs never change; an open transaction would still be rolled back first."""
 
 
 def _sqlite_pragmas(engine: Engine, begin: str | None) -> None:
