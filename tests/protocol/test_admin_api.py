@@ -71,6 +71,16 @@ def test_keys_created_listed_and_revoked_through_the_admin_api(
         assert refused.status_code == 400
 
 
+def test_key_revoked_through_the_admin_api_is_refused_at_once_by_that_server(
+    admin_server: LiveServer, admin: httpx.Client
+) -> None:
+    key = admin.post("/keys", json={"project": "team-b"}).json()["key"]
+    with httpx.Client(base_url=admin_server.url, timeout=30) as client:
+        assert client.get("/v1beta/files", headers={"x-goog-api-key": key}).status_code == 200  # now cached
+        assert admin.delete(f"/keys/{key[:10]}").json() == {"revoked": 1}
+        assert client.get("/v1beta/files", headers={"x-goog-api-key": key}).status_code == 400
+
+
 def test_a_project_quota_override_refuses_a_real_upload_with_429(
     admin_server: LiveServer, admin: httpx.Client
 ) -> None:

@@ -54,8 +54,11 @@ class PartRef:
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class FileRecord:
+    """A file's metadata. Frozen: the SQL store hands the same record to every read of an unchanged row
+    (``storage.sql_rows.FileRecords``), and the protocol keeps its rendering beside it."""
+
     project: str
     id: str
     mime_type: str

@@ -123,6 +123,7 @@ async def key(request: Request) -> Response:
     """DELETE: revokes the key with this prefix."""
     services = admin_services(request)
     count = await services.admin.revoke_key(request.path_params["prefix"])
+    services.auth.forget_keys()  # refused at once here; within KEY_CACHE_SECONDS on other processes
     return json_response({"revoked": count})
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gemfiles.domain.models import FileRecord, FileSource
 from gemfiles.errors import FailedPrecondition, InvalidArgument, NotFound, Unimplemented
-from gemfiles.protocol.http import json_response, origin_of
+from gemfiles.protocol.http import JSON_TYPE, json_response, origin_of
 from gemfiles.protocol.services import Services
-from gemfiles.protocol.wire import file_json
+from gemfiles.protocol.wire import RenderedFiles
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RENDERED = RenderedFiles()  # File JSON bytes of the records read last (shared by get and list)
 
 
 async def list_files(request: Request) -> Response:
@@ -24,14 +26,14 @@ async def list_files(request: Request) -> Response:
     token = params.get("pageToken", params.get("page_token")) or None
     page = await services.files.list(project, page_size, token)
     origin = origin_of(request, services.settings)
-    body: dict = {}
+    allow = services.settings.allow_download
+    # {"files": [...], "nextPageToken": "..."}, each part omitted when empty, spliced from each file's bytes.
+    fields = []
     if page.files:
-        body["files"] = [
-            file_json(f, origin, allow_download=services.settings.allow_download) for f in page.files
-        ]
+        fields.append(b'"files":[' + b",".join(_RENDERED(f, origin, allow) for f in page.files) + b"]")
     if page.next_token:
-        body["nextPageToken"] = page.next_token
-    return json_response(body)
+        fields.append(b'"nextPageToken":' + orjson.dumps(page.next_token))
+    return Response(b"{" + b",".join(fields) + b"}", media_type=JSON_TYPE)
 
 
 def page_size_param(raw: str | None) -> int | None:
@@ -59,11 +61,8 @@ async def file_item(request: Request) -> Response:
         await services.files.delete(project, file_id)
         return json_response({})  # 200 with {}: the JS SDK parses the body, Python rejects 204
     record = await services.files.get(project, file_id)
-    return json_response(
-        file_json(
-            record, origin_of(request, services.settings), allow_download=services.settings.allow_download
-        )
-    )
+    origin = origin_of(request, services.settings)
+    return Response(_RENDERED(record, origin, services.settings.allow_download), media_type=JSON_TYPE)
 
 
 async def _download(request: Request, services: Services, project: str, file_id: str) -> Response:

@@ -11,6 +11,7 @@ Per process: with ``--workers N`` each worker keeps its own (the console shows t
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +30,7 @@ class RequestHistory:
         span: int = SPAN_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.recent: deque[dict[str, Any]] = deque(maxlen=size)
+        self.recent: deque[tuple[float, dict[str, Any]]] = deque(maxlen=size)  # (time, line)
         self.step = step
         self.points = span // step
         self.clock = clock
@@ -49,11 +50,11 @@ class RequestHistory:
     def answered(self, line: dict[str, Any], at: float) -> None:
         """A request answered, with its log line's fields."""
         self._current()[1] += 1
-        self.recent.append({"time": at, **line})
+        self.recent.append((at, line))  # made into the console's shape only when it asks
 
     def lines(self, limit: int) -> list[dict[str, Any]]:
         """The newest request lines first."""
-        return list(reversed(self.recent))[:limit]
+        return [{"time": at, **line} for at, line in itertools.islice(reversed(self.recent), limit)]
 
     def series(self) -> dict[str, Any]:
         """The last ``points`` steps, oldest first, with zeros where nothing happened; the current step is

@@ -78,13 +78,21 @@ def origin_of(request: Request, settings: Settings) -> str:
     """The externally reachable origin: --public-url, else X-Forwarded-Proto/Host, else Host."""
     if settings.public_url:
         return settings.public_url
-    headers = request.headers
-    proto = headers.get("x-forwarded-proto", "").split(",")[0].strip() or request.url.scheme
-    host = headers.get("x-forwarded-host", "").split(",")[0].strip() or headers.get("host", "")
+    scope = request.scope
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:  # one pass; the first of each header counts
+        if name in _ORIGIN_HEADERS and name not in found:
+            found[name] = value
+    proto = found.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[0].strip()
+    host = found.get(b"x-forwarded-host", b"").decode("latin-1").split(",")[0].strip()
+    host = host or found.get(b"host", b"").decode("latin-1")
     if not host:
-        server = request.scope.get("server") or ("127.0.0.1", settings.port)
+        server = scope.get("server") or ("127.0.0.1", settings.port)
         host = f"{server[0]}:{server[1]}"
-    return f"{proto}://{host}"
+    return f"{proto or scope.get('scheme', 'http')}://{host}"
+
+
+_ORIGIN_HEADERS = frozenset((b"x-forwarded-proto", b"x-forwarded-host", b"host"))
 
 
 def api_key_of(request: Request) -> str | None:
@@ -101,6 +109,7 @@ class Authenticator:
         self.mode = settings.auth
         self.meta = meta
         self._cache: dict[str, tuple[float, str | None]] = {}
+        self._open: dict[str, str] = {}  # open mode: key -> project (a SHA-256 each time otherwise)
 
     async def project(self, request: Request) -> str:
         key = api_key_of(request)
@@ -114,15 +123,26 @@ class Authenticator:
         note_project(request.scope, project)
         return project
 
+    def forget_keys(self) -> None:
+        """Drops the cached key lookups: a revocation made through this process counts at once (other
+        processes and replicas see it within KEY_CACHE_SECONDS)."""
+        self._cache.clear()
+
     async def project_for_key(self, key: str) -> str:
         if self.mode == "open":
-            return open_project(key)
+            project = self._open.get(key)
+            if project is None:
+                if len(self._open) >= 10_000:
+                    self._open.clear()
+                project = self._open[key] = open_project(key)
+            return project
         digest = key_hash(key)
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is None or cached[0] < now:
             project = await self.meta.lookup_key(digest)
-            # Revocations take effect within KEY_CACHE_SECONDS.
+            # Revocations made elsewhere (another worker or replica, `gemfiles keys revoke` on the
+            # database) take effect here within KEY_CACHE_SECONDS; see forget_keys for this process's.
             self._cache[digest] = (now + KEY_CACHE_SECONDS, project)
             if len(self._cache) > 10_000:
                 self._cache.clear()

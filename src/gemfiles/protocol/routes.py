@@ -71,10 +71,12 @@ def api(handler: Handler) -> Handler:
 
 def google_routes() -> list[BaseRoute]:
     """Google's paths, each declared once here."""
+    # Routes are tried in order and match disjoint paths: the hottest first (files.get, the uploads,
+    # files.list), each failed match costing about a microsecond.
+    hot = versioned([("/files/{name}", files.file_item, ["GET", "DELETE"])])
     table: list[tuple[str, Handler, list[str]]] = [
         ("/files", files.list_files, ["GET"]),
         ("/files:register", files.register_files, ["POST"]),
-        ("/files/{name}", files.file_item, ["GET", "DELETE"]),
         *models.routes(),
         *interactions.routes(),
         *batches.routes(),
@@ -83,7 +85,7 @@ def google_routes() -> list[BaseRoute]:
     upload = Route("/upload/{version:api_version}files", api(uploads.upload_endpoint), methods=["POST"])
     # The Batch API page's curl sample downloads its results from /download/v1beta/files/{id}:download.
     download = Route("/download/{version:api_version}files/{name}", api(files.file_item), methods=["GET"])
-    return [upload, download, *versioned(table)]
+    return [*hot, upload, *versioned(table), download]
 
 
 def versioned(table: list[tuple[str, Handler, list[str]]]) -> list[BaseRoute]:

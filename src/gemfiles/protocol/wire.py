@@ -24,9 +24,8 @@ _SNAKE = re.compile(r"_([a-z0-9])")
 
 def rfc3339(moment: datetime, digits: int = 6) -> str:
     """UTC with a ``Z``; Google shows 6 fractional digits on create/update and 9 on expiration."""
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{moment.microsecond:06d}" + "0" * (digits - 6)
-    return f"{base}.{fraction}Z"
+    # isoformat's first 26 characters are YYYY-MM-DDTHH:MM:SS.ffffff (the offset, if any, follows).
+    return moment.isoformat(timespec="microseconds")[:26] + "0" * (digits - 6) + "Z"
 
 
 def duration(seconds: float) -> str:
@@ -58,6 +57,29 @@ def file_json(record: FileRecord, origin: str, *, allow_download: bool = False) 
     if video_duration is not None and record.state == FileState.ACTIVE:
         out["videoMetadata"] = {"videoDuration": duration(video_duration)}
     return out
+
+
+class RenderedFiles:
+    """File JSON as bytes, kept beside the record it renders: the SQL store hands out the same frozen
+    record for an unchanged row (``storage.sql_rows.FileRecords``), so a file read again is answered with
+    the bytes made the first time. A changed row is a new record, hence a miss; an entry holds its record,
+    so the ``id`` in its key cannot be reused while it is kept. At most ``size`` entries, then it starts over.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._memo: dict[tuple[int, str, bool], tuple[FileRecord, bytes]] = {}
+
+    def __call__(self, record: FileRecord, origin: str, allow_download: bool) -> bytes:
+        key = (id(record), origin, allow_download)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is record:
+            return hit[1]
+        data = orjson.dumps(file_json(record, origin, allow_download=allow_download))
+        if len(self._memo) >= self.size:
+            self._memo.clear()
+        self._memo[key] = (record, data)
+        return data
 
 
 def camel(key: str) -> str:

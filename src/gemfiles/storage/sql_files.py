@@ -14,7 +14,7 @@ from gemfiles.domain.models import FileRecord, ProjectUsage
 from gemfiles.domain.ports import NameTaken, QuotaRefused
 from gemfiles.storage.schema import blob_gc, files, project_usage
 from gemfiles.storage.sql_engine import SqlDatabase
-from gemfiles.storage.sql_rows import file_record, file_values
+from gemfiles.storage.sql_rows import FileRecords, file_record, file_values
 
 # A hot read statement, built once (see SqlDatabase._sqlite_rows).
 _GET_FILE = (
@@ -50,9 +50,13 @@ _PAGE_AFTER = (
 
 class SqlFiles(SqlDatabase):
     # Files ---------------------------------------------------------------------------------------------
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._records = FileRecords()  # the read paths' rows -> records
+
     async def get_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
         row = await self._first(_GET_FILE, {"project": project, "id": file_id, "now": to_micros(now)})
-        return file_record(row) if row else None
+        return self._records(row) if row else None
 
     async def list_files(
         self, project: str, now: datetime, limit: int, after: tuple[int, str] | None
@@ -61,7 +65,8 @@ class SqlFiles(SqlDatabase):
         if after is not None:
             params["after_us"], params["after_id"] = after
         rows = await self._rows(_PAGE if after is None else _PAGE_AFTER, params)
-        return [file_record(row) for row in rows]
+        records = self._records
+        return [records(row) for row in rows]
 
     async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
         return await self._transact(self._create_file, file, quota_bytes, now)
