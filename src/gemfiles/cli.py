@@ -1,4 +1,5 @@
-"""The command line: ``gemfiles serve``, ``gemfiles migrate``; ``keys``, ``projects``, ``seed`` (operations.py).
+"""The command line: ``gemfiles serve``, ``gemfiles migrate``; ``keys``, ``projects``, ``scrub``, ``seed``
+(operations.py).
 
 Thin: options become Settings overrides (the environment is read by Settings alone), then the same
 services the server uses do the work.
@@ -14,7 +15,7 @@ from typing import Any
 
 import click
 
-from gemfiles.cli_options import console, redact, settings_from, store_options, with_store
+from gemfiles.cli_options import blob_option, console, redact, settings_from, store_options, with_store
 from gemfiles.settings import Settings
 
 
@@ -28,10 +29,7 @@ def main() -> None:
 @click.option("--host", help="Interface to bind (GEMFILES_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (GEMFILES_PORT, default 8080).")
 @store_options
-@click.option(
-    "--blob-url",
-    help="Blob store: file:///path or s3://bucket/prefix (GEMFILES_BLOB_URL; default the data directory).",
-)
+@blob_option
 @click.option("--public-url", help="Origin clients reach this server at (GEMFILES_PUBLIC_URL).")
 @click.option("--workers", type=int, help="Server processes sharing the port (GEMFILES_WORKERS, default 1).")
 def serve(**options: Any) -> None:
@@ -130,10 +128,11 @@ def migrate(**options: Any) -> None:
 
 # The Files API client (gemfiles files ..., gemfiles usage): HTTP only, in its own package.
 from gemfiles.client.commands import files_group, usage  # noqa: E402
-from gemfiles.operations import keys, projects, seed  # noqa: E402
+from gemfiles.operations import keys, projects, scrub, seed  # noqa: E402
 
 main.add_command(files_group)
 main.add_command(usage)
 main.add_command(keys)
 main.add_command(projects)
 main.add_command(seed)
+main.add_command(scrub)

@@ -42,6 +42,12 @@ def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+blob_option = click.option(
+    "--blob-url",
+    help="Blob store: file:///path or s3://bucket/prefix (GEMFILES_BLOB_URL; default the data directory).",
+)
+
+
 async def with_store(settings: Settings, action: Callable[[MetadataStore], Awaitable[T]]) -> T:
     from gemfiles.storage.registry import open_metadata_store
 

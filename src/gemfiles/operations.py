@@ -1,33 +1,42 @@
-"""Operator commands: ``gemfiles projects list|set-quota``, ``gemfiles keys create|list|revoke`` and
-``gemfiles seed DIR``.
+"""Operator commands: ``gemfiles projects list|set-quota``, ``gemfiles keys create|list|revoke``,
+``gemfiles scrub`` and ``gemfiles seed DIR``.
 
-``projects`` and ``keys`` work on the local store (``--data-dir``/``--database-url``, as ``migrate``) or on a
-running server's admin API (``--server URL --admin-token T``). Both go through the same domain service
-(``domain.projects.ProjectAdmin``), so they answer alike.
+``projects``, ``keys`` and ``scrub`` work on the local stores (``--data-dir``/``--database-url``, as
+``migrate``; ``--blob-url`` too for ``scrub``) or on a running server's admin API (``--server URL
+--admin-token T``). Both go through the same domain service (``domain.projects.ProjectAdmin``,
+``domain.scrub.Scrubber``), so they answer alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
 
-from gemfiles.cli_options import console, settings_from, store_options, with_store
+from gemfiles.cli_options import blob_option, console, settings_from, store_options, with_store
 from gemfiles.domain.clock import SystemClock
 from gemfiles.domain.models import ProjectUsage
 from gemfiles.domain.ports import ApiKeyRecord, MetadataStore
 from gemfiles.domain.projects import ProjectAdmin, open_project
 from gemfiles.errors import ApiError
+from gemfiles.settings import Settings, parse_duration
+
+if TYPE_CHECKING:
+    from gemfiles.protocol.services import Services
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+T = TypeVar("T")
+SHOWN_KEYS = 20  # the keys a scrub's text report lists (--json: all of them)
 
 
 def parse_size(text: str) -> int | None:
@@ -79,6 +88,20 @@ def _remote(server: str, token: str | None, action: Callable[[Any], Any]) -> Any
     except AdminFailure as failure:
         console.print(f"[red]error:[/red] {failure.message}")
         sys.exit(failure.exit_code)
+
+
+async def _with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
+    """The server's own services (``app.build_services``) on the local stores, migrated, for one action."""
+    from gemfiles.app import build_services
+
+    services = build_services(settings)
+    try:
+        await services.meta.migrate()
+        return await action(services)
+    finally:
+        await services.generation.close()
+        await services.meta.close()
+        await services.blobs.close()
 
 
 def _project_row(row: ProjectUsage, default_quota: int) -> dict[str, Any]:
@@ -219,6 +242,79 @@ def keys_revoke(
         console.print(f"revoked {count} key(s)")
 
 
+# gemfiles scrub ---------------------------------------------------------------------------------------------
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option(
+    "--grace",
+    callback=_duration,
+    help="Only bytes unnamed for longer than this (90s, 30m, 1h; default GEMFILES_SCRUB_GRACE, 1h). "
+    "A grace shorter than the longest upload request can take the bytes of an upload about to commit.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@admin_options
+@blob_option
+def scrub(
+    grace: timedelta | None,
+    dry_run: bool,
+    server: str | None,
+    admin_token: str | None,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Remove the orphan bytes of the blob store (bytes no metadata names, older than the grace) now, and
+    print what was removed."""
+    from gemfiles.domain.scrub import REPORTED_KEYS
+    from gemfiles.protocol.admin import scrub_json
+
+    if server:
+        seconds = None if grace is None else grace.total_seconds()
+        body = _remote(server, admin_token, lambda api: api.scrub(seconds, dry_run, all_keys=as_json))
+    else:
+        settings = settings_from(**options, run_workers=False)
+        logging.getLogger("gemfiles.scrub").setLevel(logging.ERROR)  # its report is printed below
+
+        async def run(services: Services) -> dict[str, Any]:
+            assert services.scrubber is not None  # the composition root always makes one
+            limit = None if as_json else REPORTED_KEYS
+            return scrub_json(await services.scrubber.scrub(grace, dry_run=dry_run, key_limit=limit))
+
+        body = asyncio.run(_with_services(settings, run))
+    if as_json:
+        click.echo(json.dumps(body))
+    else:
+        _print_scrub(body)
+    sys.exit(1 if body["failed"] else 0)
+
+
+def _print_scrub(body: dict[str, Any]) -> None:
+    verb = "would remove" if body["dryRun"] else "removed"
+    console.print(
+        f"{verb} {body['removedObjects']} orphan object(s), {int(body['removedObjectBytes']):,} bytes; "
+        f"{body['removedUploads']} unfinished upload(s), {int(body['removedUploadBytes']):,} bytes",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for key in body["keys"][:SHOWN_KEYS]:
+        click.echo(f"  {key}")
+    more = body["removedObjects"] + body["removedUploads"] - min(len(body["keys"]), SHOWN_KEYS)
+    if more:
+        console.print(f"  ... and {more} more (--json lists them all)", highlight=False)
+    console.print(
+        f"{body['examined']} entries examined in {body['seconds']}s; {body['waiting']} unnamed but inside "
+        f"the grace (left for a later scrub); {body['failed']} could not be removed"
+        + ("; nothing removed (--dry-run)" if body["dryRun"] else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 # gemfiles seed ----------------------------------------------------------------------------------------------
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -227,12 +323,11 @@ def keys_revoke(
     "--key", "api_key", help="...or the project of this API key (as the server's auth mode maps it)."
 )
 @store_options
-@click.option("--blob-url", help="Blob store (GEMFILES_BLOB_URL; default the data directory).")
+@blob_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def seed(directory: Path, project: str | None, api_key: str | None, as_json: bool, **options: Any) -> None:
     """Upload the files of DIRECTORY into a project of the local store; files already there (same display
     name and SHA-256) are skipped, changed ones replaced."""
-    from gemfiles.app import build_services
     from gemfiles.domain.projects import check_project, key_hash
     from gemfiles.domain.seeding import Seeder
 
@@ -240,29 +335,21 @@ def seed(directory: Path, project: str | None, api_key: str | None, as_json: boo
         raise click.UsageError("give exactly one of --project and --key")
     settings = settings_from(**options, run_workers=False)
 
-    async def run() -> Any:
-        services = build_services(settings)
-        try:
-            await services.meta.migrate()
-            target = project
-            if api_key:
-                if settings.auth == "open":
-                    target = open_project(api_key)
-                else:
-                    target = await services.meta.lookup_key(key_hash(api_key))
-                    if target is None:
-                        raise click.UsageError("that key is not an active key of this store")
-            check_project(target or "")
-            return target, await Seeder(services.meta, services.uploads, services.clock).seed(
-                target or "", directory
-            )
-        finally:
-            await services.generation.close()
-            await services.meta.close()
-            await services.blobs.close()
+    async def run(services: Services) -> Any:
+        target = project
+        if api_key:
+            if settings.auth == "open":
+                target = open_project(api_key)
+            else:
+                target = await services.meta.lookup_key(key_hash(api_key))
+                if target is None:
+                    raise click.UsageError("that key is not an active key of this store")
+        check_project(target or "")
+        seeder = Seeder(services.meta, services.uploads, services.clock)
+        return target, await seeder.seed(target or "", directory)
 
     try:
-        target, report = asyncio.run(run())
+        target, report = asyncio.run(_with_services(settings, run))
     except ApiError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         sys.exit(2)

@@ -1,5 +1,5 @@
-"""gemfiles projects|keys against a running server's admin API and against the local store; gemfiles seed;
-gemfiles usage through the admin API."""
+"""gemfiles projects|keys|scrub against a running server's admin API and against the local stores;
+gemfiles seed; gemfiles usage through the admin API."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.protocol.uploading import start_upload, upload_file
-from tests.support import ROOT, LiveServer
+from tests.support import ROOT, LiveServer, plant_orphan
 
 TOKEN = "cli-admin-token"
 
@@ -147,3 +147,77 @@ def test_seed_dir_with_two_workers_seeds_each_file_once(
     headers = {"authorization": f"Bearer {TOKEN}"}
     reply = httpx.get(f"{server.url}/_internal/admin/projects/shared", headers=headers, timeout=30)
     assert reply.json()["files"] == 4
+
+
+def stored_objects(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "blobs" / "objects").rglob("*.data"))
+
+
+def test_scrub_on_the_local_stores_dry_run_lists_and_the_real_run_removes(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "named.txt").write_text("a file's bytes")
+    data_dir = tmp_path / "data"
+    data = ["--data-dir", str(data_dir)]
+    assert gemfiles("seed", str(seed), "--project", "p", *data, cwd=tmp_path).returncode == 0
+    (named,) = stored_objects(data_dir)
+    old = plant_orphan(data_dir, "ab0old0orphan", 300, age_seconds=2 * 3600)
+    fresh = plant_orphan(data_dir, "cd0fresh0orphan", 5)
+
+    dry = gemfiles("scrub", "--dry-run", "--json", *data, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    listed = json.loads(dry.stdout)
+    assert (listed["dryRun"], listed["removedObjects"], listed["removedObjectBytes"]) == (True, 1, "300")
+    assert (listed["keys"], listed["waiting"], listed["examined"]) == (["ab/ab0old0orphan"], 1, 3)
+    text = gemfiles("scrub", "--dry-run", *data, cwd=tmp_path)
+    assert "would remove 1 orphan object(s), 300 bytes" in text.stdout and "ab/ab0old0orphan" in text.stdout
+    assert "nothing removed (--dry-run)" in text.stdout
+    assert stored_objects(data_dir) == sorted([named, old, fresh])  # a dry run removes nothing
+
+    real = gemfiles("scrub", *data, cwd=tmp_path)
+    assert real.returncode == 0, real.stderr
+    assert "removed 1 orphan object(s), 300 bytes" in real.stdout and "ab/ab0old0orphan" in real.stdout
+    assert stored_objects(data_dir) == sorted([named, fresh])
+
+    # With no grace, the fresh orphan goes too; the named object never is a candidate, of any age.
+    everything = gemfiles("scrub", "--grace", "0s", "--dry-run", "--json", *data, cwd=tmp_path)
+    assert json.loads(everything.stdout)["keys"] == ["cd/cd0fresh0orphan"]
+    gone = json.loads(gemfiles("scrub", "--grace", "0s", "--json", *data, cwd=tmp_path).stdout)
+    assert (gone["dryRun"], gone["keys"], gone["removedBytes"]) == (False, ["cd/cd0fresh0orphan"], "5")
+    assert stored_objects(data_dir) == [named]
+    bad = gemfiles("scrub", "--grace", "soon", *data, cwd=tmp_path)
+    assert bad.returncode == 2 and "not a duration" in bad.stderr
+
+
+def test_scrub_text_report_lists_the_first_keys_and_counts_the_rest(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    for n in range(25):
+        plant_orphan(data_dir, f"{n:02d}0orphan", 2, age_seconds=2 * 3600)
+
+    text = gemfiles("scrub", "--dry-run", "--data-dir", str(data_dir), cwd=tmp_path).stdout
+    assert text.count("0orphan") == 20 and "... and 5 more (--json lists them all)" in text
+    listed = gemfiles("scrub", "--dry-run", "--json", "--data-dir", str(data_dir), cwd=tmp_path).stdout
+    assert len(json.loads(listed)["keys"]) == 25
+
+
+def test_scrub_against_a_running_server_through_the_admin_api(
+    server_factory: Callable[..., LiveServer], tmp_path: Path, api_key: str
+) -> None:
+    # No background work: the start-up scrub would race the scrubs asked for here.
+    server = server_factory(GEMFILES_ADMIN_TOKEN=TOKEN, GEMFILES_RUN_WORKERS="false")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        upload_file(client, api_key, b"named bytes")
+    (named,) = stored_objects(server.data_dir)
+    orphan = plant_orphan(server.data_dir, "ef0remote0orphan", 64, age_seconds=2 * 3600)
+    remote = ["--server", server.url, "--admin-token", TOKEN]
+
+    dry = gemfiles("scrub", *remote, "--grace", "0s", "--dry-run", "--json", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["keys"] == ["ef/ef0remote0orphan"] and orphan.exists()
+
+    real = gemfiles("scrub", *remote, "--grace", "0s", cwd=tmp_path)
+    assert real.returncode == 0, real.stderr
+    assert "removed 1 orphan object(s), 64 bytes" in real.stdout and "ef/ef0remote0orphan" in real.stdout
+    assert stored_objects(server.data_dir) == [named]
+    wrong = gemfiles("scrub", "--server", server.url, "--admin-token", "not-the-token", cwd=tmp_path)
+    assert wrong.returncode == 3 and "401" in wrong.stdout

@@ -3,7 +3,6 @@ its counters on /metrics and its refusals of bad input (Google's envelope, never
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,20 +12,9 @@ import pytest
 
 from tests.protocol.metrics import scrape, value
 from tests.protocol.uploading import assert_error
-from tests.support import LiveServer
+from tests.support import LiveServer, plant_orphan
 
 TOKEN = "admin-token-for-scrub"
-
-
-def plant_orphan(data_dir: Path, name: str, size: int, age_seconds: float = 0) -> Path:
-    """An object no file names, as a crash inside a one-request upload leaves it."""
-    path = data_dir / "blobs" / "objects" / name[:2] / f"{name}.data"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"o" * size)
-    if age_seconds:
-        when = time.time() - age_seconds
-        os.utime(path, (when, when))
-    return path
 
 
 @pytest.fixture
@@ -51,6 +39,45 @@ def test_admin_scrub_removes_orphans_past_the_grace_and_says_what_it_removed(ser
     assert not old.exists() and fresh.exists()  # inside the default grace of an hour: maybe in flight
     assert value(samples, "gemfiles_scrub_removed_objects_total", kind="object") >= 1
     assert value(samples, "gemfiles_scrub_removed_bytes_total") >= 300
+
+
+def test_admin_scrub_dry_run_answers_what_it_would_remove_and_removes_nothing(server: LiveServer) -> None:
+    old = plant_orphan(server.data_dir, "ab0dry0orphan", 40, age_seconds=2 * 3600)
+    fresh = plant_orphan(server.data_dir, "cd0dry0fresh", 7)
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        dry = client.post("/_internal/admin/scrub", headers=headers, json={"dryRun": True, "graceSeconds": 0})
+        assert dry.status_code == 200, dry.text
+        assert old.exists() and fresh.exists()
+        real = client.post(
+            "/_internal/admin/scrub", headers=headers, json={"graceSeconds": 0, "allKeys": True}
+        )
+        assert real.status_code == 200, real.text
+
+    for report in (dry.json(), real.json()):
+        assert (report["removedObjects"], report["removedObjectBytes"], report["removedBytes"]) == (
+            2,
+            "47",
+            "47",
+        )
+        assert sorted(report["keys"]) == ["ab/ab0dry0orphan", "cd/cd0dry0fresh"]
+    assert dry.json()["dryRun"] is True and real.json()["dryRun"] is False
+    assert not old.exists() and not fresh.exists()
+
+
+@pytest.mark.parametrize(
+    "body", [{"dryRun": "yes"}, {"allKeys": 1}, {"graceSeconds": -1}, {"graceSeconds": "1h"}, []]
+)
+def test_admin_scrub_with_bad_options_is_refused(server: LiveServer, body: object) -> None:
+    old = plant_orphan(server.data_dir, "ab0kept0orphan", 3, age_seconds=2 * 3600)
+    reply = httpx.post(
+        f"{server.url}/_internal/admin/scrub",
+        headers={"authorization": f"Bearer {TOKEN}"},
+        json=body,
+        timeout=30,
+    )
+    assert_error(reply, 400, "INVALID_ARGUMENT")
+    assert old.exists()
 
 
 def test_admin_scrub_needs_the_admin_token(server: LiveServer, live_server: LiveServer) -> None:

@@ -1,5 +1,5 @@
-"""The admin API of a running gemfiles server (``/_internal/admin/...``), for ``gemfiles projects`` and
-``gemfiles keys`` with ``--server URL --admin-token T``."""
+"""The admin API of a running gemfiles server (``/_internal/admin/...``), for ``gemfiles projects``,
+``gemfiles keys`` and ``gemfiles scrub`` with ``--server URL --admin-token T``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ class AdminApi:
 
     def revoke_key(self, prefix: str) -> dict[str, Any]:
         return self._call("DELETE", f"/keys/{prefix}")
+
+    def scrub(self, grace_seconds: float | None, dry_run: bool, all_keys: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"dryRun": dry_run, "allKeys": all_keys}
+        if grace_seconds is not None:
+            body["graceSeconds"] = grace_seconds
+        return self._call("POST", "/scrub", json=body)
 
     def _call(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
         try:

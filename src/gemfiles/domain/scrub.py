@@ -30,6 +30,9 @@ into until the same transaction that ends it creates the file row naming that ob
 
 Several replicas may scrub at once: removing what is already removed is not an error, so two scrubs only
 repeat each other's work.
+
+A dry run (``gemfiles scrub --dry-run``) asks both questions alike and reports what a scrub would remove,
+removing nothing.
 """
 
 from __future__ import annotations
@@ -54,12 +57,16 @@ REPORTED_KEYS = 50
 
 @dataclass
 class ScrubReport:
-    """What one scrub saw and did; ``keys``: the first ``REPORTED_KEYS`` it removed."""
+    """What one scrub saw and did (a dry run: what it would have removed); ``keys``: the first
+    ``key_limit`` keys it removed (all of them when None)."""
 
+    dry_run: bool = False
+    key_limit: int | None = REPORTED_KEYS
     examined: int = 0
     objects: int = 0
     uploads: int = 0
-    bytes: int = 0
+    object_bytes: int = 0
+    upload_bytes: int = 0
     waiting: int = 0  # unnamed, but inside the grace period: left to a later scrub
     failed: int = 0
     keys: list[str] = field(default_factory=list)
@@ -68,6 +75,20 @@ class ScrubReport:
     @property
     def removed(self) -> int:
         return self.objects + self.uploads
+
+    @property
+    def bytes(self) -> int:
+        return self.object_bytes + self.upload_bytes
+
+    def count(self, blob: StoredBlob) -> None:
+        if blob.kind == "object":
+            self.objects += 1
+            self.object_bytes += blob.size
+        else:
+            self.uploads += 1
+            self.upload_bytes += blob.size
+        if self.key_limit is None or len(self.keys) < self.key_limit:
+            self.keys.append(blob.key if blob.kind == "object" else f"uploads/{blob.key}")
 
 
 def owner_key(blob: StoredBlob) -> str:
@@ -103,14 +124,31 @@ class Scrubber:
         self.telemetry = telemetry or NoTelemetry()
         self.page = page
 
-    async def scrub(self, grace: timedelta | None = None) -> ScrubReport:
-        """One pass over the whole store. ``grace`` overrides the configured one (tests, with nothing in flight)."""
+    async def scrub(
+        self,
+        grace: timedelta | None = None,
+        *,
+        dry_run: bool = False,
+        key_limit: int | None = REPORTED_KEYS,
+    ) -> ScrubReport:
+        """One pass over the whole store. ``grace`` overrides the configured one (tests, with nothing in
+        flight); ``dry_run`` removes nothing and reports what would have been removed; ``key_limit``: how
+        many of the keys the report lists (None: all)."""
         grace = self.grace if grace is None else grace
-        report = ScrubReport()
+        report = ScrubReport(dry_run=dry_run, key_limit=key_limit)
         started = time.monotonic()
         async for page in _pages(self.blobs.inventory(), self.page):
             await self._scrub_page(page, grace, report)
         report.seconds = round(time.monotonic() - started, 3)
+        if dry_run:
+            log.info(
+                "scrub (dry run) would remove %d orphan objects and %d unfinished uploads (%d bytes)",
+                report.objects,
+                report.uploads,
+                report.bytes,
+                extra={"fields": _fields(report)},
+            )
+            return report
         self.telemetry.scrubbed(report.objects, report.uploads, report.bytes)
         if report.removed or report.failed:
             log.warning(
@@ -144,18 +182,13 @@ class Scrubber:
             if _named(blob, in_use):
                 continue
             try:
-                await self.blobs.remove(blob)
+                if not report.dry_run:
+                    await self.blobs.remove(blob)
             except Exception:
                 log.exception("scrub could not remove %s %s; the next scrub tries again", blob.kind, blob.key)
                 report.failed += 1
                 continue
-            if blob.kind == "object":
-                report.objects += 1
-            else:
-                report.uploads += 1
-            report.bytes += blob.size
-            if len(report.keys) < REPORTED_KEYS:
-                report.keys.append(blob.key if blob.kind == "object" else f"uploads/{blob.key}")
+            report.count(blob)
 
     async def _in_use(self, blobs: list[StoredBlob]) -> set[str]:
         objects = sorted({b.key for b in blobs if b.kind == "object"})
@@ -169,6 +202,7 @@ def _fields(report: ScrubReport) -> dict[str, object]:
         "scrub_removed_objects": report.objects,
         "scrub_removed_uploads": report.uploads,
         "scrub_removed_bytes": report.bytes,
+        "scrub_dry_run": report.dry_run,
         "scrub_waiting": report.waiting,
         "scrub_failed": report.failed,
         "scrub_keys": report.keys,

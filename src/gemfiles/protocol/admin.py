@@ -8,6 +8,7 @@ constant time. Errors use Google's envelope like every other endpoint.
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from starlette.responses import Response
 
 from gemfiles.domain.models import ProjectUsage
 from gemfiles.domain.ports import ApiKeyRecord
-from gemfiles.domain.scrub import ScrubReport
+from gemfiles.domain.scrub import REPORTED_KEYS, ScrubReport
 from gemfiles.errors import InvalidArgument, NotFound, Unauthenticated
 from gemfiles.protocol.body import read_json_object
 from gemfiles.protocol.http import json_response
@@ -128,12 +129,16 @@ async def key(request: Request) -> Response:
 
 
 def scrub_json(report: ScrubReport) -> dict[str, Any]:
-    """What a scrub removed (``keys``: the first of them), and what it left for a later one."""
+    """What a scrub removed (``keys``: the first of them), and what it left for a later one; for a dry run
+    (``dryRun``), what it would have removed."""
     return {
+        "dryRun": report.dry_run,
         "examined": report.examined,
         "removedObjects": report.objects,
         "removedUploads": report.uploads,
         "removedBytes": str(report.bytes),
+        "removedObjectBytes": str(report.object_bytes),
+        "removedUploadBytes": str(report.upload_bytes),
         "keys": report.keys,
         "waiting": report.waiting,
         "failed": report.failed,
@@ -141,9 +146,33 @@ def scrub_json(report: ScrubReport) -> dict[str, Any]:
     }
 
 
+def scrub_grace(body: dict[str, Any]) -> timedelta | None:
+    """A request's ``graceSeconds`` (None: the configured grace)."""
+    grace = body.get("graceSeconds")
+    if grace is None:
+        return None
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+        raise InvalidArgument("graceSeconds must be a number of seconds, 0 or more.")
+    return timedelta(seconds=grace)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be true or false.")
+    return value
+
+
 async def scrub(request: Request) -> Response:
-    """POST: scrubs the blob store now (with the configured grace) and answers what was removed."""
+    """POST: scrubs the blob store now and answers what was removed. An optional body:
+    ``{"dryRun": true}`` removes nothing and answers what would be removed, ``"graceSeconds"`` replaces the
+    configured grace, ``"allKeys": true`` lists every key (not only the first 50)."""
     services = admin_services(request)
     if services.scrubber is None:
         raise NotFound("This server has no scrub.")
-    return json_response(scrub_json(await services.scrubber.scrub()))
+    body = await read_json_object(request, services.settings.max_request_json_bytes)
+    grace, dry_run, all_keys = scrub_grace(body), _flag(body, "dryRun"), _flag(body, "allKeys")
+    report = await services.scrubber.scrub(
+        grace, dry_run=dry_run, key_limit=None if all_keys else REPORTED_KEYS
+    )
+    return json_response(scrub_json(report))

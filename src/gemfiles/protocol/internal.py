@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gemfiles.domain.clock import OffsetClock
-from gemfiles.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from gemfiles.protocol.admin import scrub_json
+from gemfiles.errors import FailedPrecondition, NotFound, Unavailable
+from gemfiles.protocol.admin import scrub_grace, scrub_json
 from gemfiles.protocol.body import read_json_object
 from gemfiles.protocol.http import json_response
 from gemfiles.protocol.services import Services
@@ -64,13 +63,11 @@ async def sweep(request: Request) -> Response:
     """
     services = controls(request)
     body = await read_json_object(request, services.settings.max_request_json_bytes)
-    grace = body.get("graceSeconds")
-    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0):
-        raise InvalidArgument("graceSeconds must be a number of seconds, 0 or more.")
+    grace = scrub_grace(body)
     report = await services.maintenance.sweep()
     reply: dict[str, Any] = {"files": report.files, "sessions": report.sessions, "blobs": report.blobs}
     if body.get("scrub") is True and services.scrubber is not None:
-        scrubbed = await services.scrubber.scrub(None if grace is None else timedelta(seconds=grace))
+        scrubbed = await services.scrubber.scrub(grace)
         reply["scrub"] = scrub_json(scrubbed)
     return json_response(reply)
 

@@ -16,7 +16,7 @@ import pytest
 
 from gemfiles.domain.clock import OffsetClock, SystemClock
 from gemfiles.domain.ports import NoTelemetry
-from gemfiles.domain.scrub import Scrubber
+from gemfiles.domain.scrub import REPORTED_KEYS, Scrubber
 from gemfiles.domain.upload_machine import ChunkCommand
 from gemfiles.domain.uploads import Limits, UploadService
 from gemfiles.domain.workers import Maintenance
@@ -199,7 +199,10 @@ class NamedMeanwhile(MemoryMetadataStore):
         return in_use
 
 
-async def test_scrub_asks_again_before_removing_and_keeps_what_was_named_meanwhile(stores: Stores) -> None:
+@pytest.mark.parametrize("dry_run", [False, True], ids=["scrub", "dry-run"])
+async def test_scrub_asks_again_before_removing_and_keeps_what_was_named_meanwhile(
+    stores: Stores, dry_run: bool
+) -> None:
     orphan = await stores.orphan_object(b"late row")
     meta = NamedMeanwhile(stores.name)
     late = await stores.whole(b"x")
@@ -212,10 +215,10 @@ async def test_scrub_asks_again_before_removing_and_keeps_what_was_named_meanwhi
     meta.commit = commit
     stores.later.advance(GRACE * 2)
 
-    report = await Scrubber(meta, stores.blobs, stores.later, GRACE).scrub()
+    report = await Scrubber(meta, stores.blobs, stores.later, GRACE).scrub(dry_run=dry_run)
 
     assert f"objects/{orphan}" in stores.blobs.leftovers()
-    assert orphan not in report.keys
+    assert orphan not in report.keys and report.removed == 0  # a dry run asks both questions too
 
 
 def _fields(record: Any) -> dict[str, Any]:
@@ -268,3 +271,47 @@ async def test_scrub_pages_its_questions_to_the_metadata(stores: Stores) -> None
     await Scrubber(Counting(stores.name), stores.blobs, stores.later, GRACE, page=3).scrub()
 
     assert asked == [3, 3, 1]
+
+
+async def test_dry_run_reports_what_a_scrub_would_remove_and_removes_nothing(stores: Stores) -> None:
+    kept = await stores.whole(b"kept")
+    orphan = await stores.orphan_object(b"x" * 100)
+    other = await stores.orphan_object(b"z" * 5)
+    upload_key = await stores.orphan_upload(b"y" * 30)
+    stores.later.advance(GRACE + timedelta(seconds=1))
+    before = stores.blobs.leftovers()
+
+    report = await stores.scrubber.scrub(dry_run=True)
+
+    assert report.dry_run and (report.objects, report.uploads) == (2, 1)
+    assert (report.object_bytes, report.upload_bytes, report.bytes) == (105, 30, 135)
+    assert sorted(report.keys) == sorted([orphan, other, f"uploads/{upload_key}"])
+    assert stores.blobs.leftovers() == before and len(before) == 4
+    assert stores.telemetry.scrubs == []  # nothing was removed: nothing counted
+
+    real = await stores.scrubber.scrub()
+
+    assert (real.objects, real.uploads, real.bytes, sorted(real.keys)) == (2, 1, 135, sorted(report.keys))
+    assert stores.blobs.leftovers() == [f"objects/{kept}"]
+
+
+async def test_dry_run_keeps_the_grace(stores: Stores) -> None:
+    await stores.orphan_object(b"in flight")
+    stores.later.advance(GRACE - timedelta(minutes=1))
+
+    report = await stores.scrubber.scrub(dry_run=True)
+
+    assert (report.removed, report.waiting, report.keys) == (0, 1, [])
+
+
+async def test_scrub_lists_every_key_without_a_key_limit(stores: Stores) -> None:
+    for _ in range(REPORTED_KEYS + 3):
+        await stores.orphan_object(b"k")
+    stores.later.advance(GRACE * 2)
+
+    limited = await stores.scrubber.scrub(dry_run=True)
+    everything = await stores.scrubber.scrub(key_limit=None)
+
+    assert (limited.removed, len(limited.keys)) == (REPORTED_KEYS + 3, REPORTED_KEYS)
+    assert (everything.removed, len(everything.keys)) == (REPORTED_KEYS + 3, REPORTED_KEYS + 3)
+    assert stores.blobs.leftovers() == []
