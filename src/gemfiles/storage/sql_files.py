@@ -123,8 +123,11 @@ class SqlFiles(SqlDatabase):
     def _reserve(self, conn: Connection, project: str, amount: int, quota: int) -> None:
         if amount <= 0:
             return
-        self._ensure_usage_row(conn, project)
         params = {"u_project": project, "u_amount": amount, "u_quota": quota}
+        # One statement when the project has its usage row (every project after its first upload).
+        if conn.execute(self._writes.reserve, params).rowcount == 1:
+            return
+        self._ensure_usage_row(conn, project)
         if conn.execute(self._writes.reserve, params).rowcount != 1:
             raise self._refusal(conn, project, amount, quota)
 
@@ -152,8 +155,11 @@ class SqlFiles(SqlDatabase):
     def _add_usage(self, conn: Connection, project: str, *, used: int = 0, reserved: int = 0) -> None:
         if used == 0 and reserved == 0:
             return
+        params = {"u_project": project, "u_used": used, "u_reserved": reserved}
+        if conn.execute(self._writes.add_usage, params).rowcount == 1:
+            return  # the usual case: the row exists
         self._ensure_usage_row(conn, project)
-        conn.execute(self._writes.add_usage, {"u_project": project, "u_used": used, "u_reserved": reserved})
+        conn.execute(self._writes.add_usage, params)
 
     async def get_usage(self, project: str) -> ProjectUsage:
         row = await self._first(select(project_usage).where(project_usage.c.project == project))

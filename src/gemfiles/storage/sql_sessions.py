@@ -130,29 +130,38 @@ class SqlSessions(SqlFiles):
         extra = file.size_bytes if session.declared_size is None else 0
         self._reserve(conn, session.project, extra, quota_bytes)
         session.reserved_bytes += extra
-        params = {
-            "s_token": token_digest,
-            "s_received": file.size_bytes,
-            "s_reserved": session.reserved_bytes,
-        }
-        conn.execute(self._writes.whole_received, params)
-        return self._finish_locked(conn, session, file, now) or True
+        return self._finish_locked(conn, session, file, now, received=file.size_bytes) or True
 
     def _finish_locked(
-        self, conn: Connection, session: UploadSession, file: FileRecord, now: datetime
+        self,
+        conn: Connection,
+        session: UploadSession,
+        file: FileRecord,
+        now: datetime,
+        *,
+        received: int | None = None,
     ) -> NameTaken | None:
-        existing = conn.execute(self._writes.lock_file, {"f_project": file.project, "f_id": file.id}).first()
-        if existing is not None:
-            old = file_record(existing)
-            if old.expire_time > now:
+        """The file row inserted and the session made final (``received`` set too, for a whole chunk):
+        four statements in the usual case, the name looked at only when the insert found it held."""
+        if conn.execute(self._writes.insert_file_unless_held, file_values(file)).rowcount != 1:
+            held = {"f_project": file.project, "f_id": file.id}
+            existing = conn.execute(self._writes.lock_file, held).first()
+            if existing is not None and file_record(existing).expire_time > now:
+                if received is not None:
+                    whole = {"s_token": session.token_digest, "s_received": received}
+                    conn.execute(self._writes.whole_received, {**whole, "s_reserved": session.reserved_bytes})
                 self._end_session(conn, session, SessionStatus.FAILED, name_taken_result(file.id), now)
                 self._queue_gc(conn, [("object", file.blob_key, {})], now)
                 return NameTaken(file.project, file.id)
-            self._drop_files(conn, [old], now)  # expired, not swept yet: make room
-        conn.execute(self._writes.insert_file, file_values(file))
+            if existing is not None:
+                self._drop_files(conn, [file_record(existing)], now)  # expired, not swept yet: make room
+            conn.execute(self._writes.insert_file, file_values(file))
         self._add_usage(conn, file.project, used=file.size_bytes, reserved=-session.reserved_bytes)
         final = {"s_token": session.token_digest, "s_status": SessionStatus.FINAL.value}
-        conn.execute(self._writes.mark_final, final)
+        if received is None:
+            conn.execute(self._writes.mark_final, final)
+        else:
+            conn.execute(self._writes.mark_final_received, {**final, "s_received": received})
         return None
 
     def _end_session(

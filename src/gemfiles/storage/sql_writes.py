@@ -108,3 +108,8 @@ class WriteStatements:
         .where(upload_sessions.c.token_digest == bindparam("s_token"))
         .values(status=bindparam("s_status"), reserved_bytes=0)
     )
+    mark_final_received = (
+        update(upload_sessions)
+        .where(upload_sessions.c.token_digest == bindparam("s_token"))
+        .values(status=bindparam("s_status"), reserved_bytes=0, received=bindparam("s_received"))
+    )
