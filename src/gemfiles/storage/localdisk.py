@@ -2,7 +2,8 @@
 
 Layout under the root::
 
-    uploads/<upload_key>/<n>.part        one file per chunk attempt, fsynced before its commit
+    uploads/<upload_key>/<n>.part        one file per chunk attempt, fsynced before its commit (the
+                                         directory is made with the upload's first part)
     objects/<k[:2]>/<upload_key>/        a finished object: the committed parts + manifest.json
     objects/<k[:2]>/<upload_key>.data    an object written whole (``put_object``: a one-request upload)
 
@@ -132,7 +133,9 @@ class LocalBlobStore:
         return self._objects / prefix / upload_key
 
     async def begin_upload(self, upload_key: str) -> dict[str, Any]:
-        await _on_disk(_make_dir, self._upload_dir(upload_key))
+        """Nothing on disk yet: the upload's directory is made by its first part (``_open_part``), so a
+        session whose only chunk is the whole file (``put_object``) never has one."""
+        self._upload_dir(upload_key)  # the key is checked now, as it would be by the mkdir
         return {}
 
     async def put_part(
@@ -152,11 +155,11 @@ class LocalBlobStore:
         number = numbers.next
         path = directory / f"{number}.part"
         try:
-            fd = await loop.run_in_executor(_disk, _open_new, path)
+            fd = await loop.run_in_executor(_disk, self._open_part, upload_key, path)
         except FileExistsError:
             number = await numbers.allocate()
             path = directory / f"{number}.part"
-            fd = await loop.run_in_executor(_disk, _open_new, path)
+            fd = await loop.run_in_executor(_disk, self._open_part, upload_key, path)
         size = 0
         pending: asyncio.Future[None] | None = None
         try:
@@ -217,6 +220,20 @@ class LocalBlobStore:
             raise
         return key, writing.size
 
+    def _open_part(self, upload_key: str, path: Path) -> int:
+        """A new part file. The upload's directory is made with its first part, unless the upload was
+        completed (its directory became the object's): then the part is refused, as before, with the
+        FileNotFoundError of the missing directory. Completing takes the same lock, so the two never
+        interleave."""
+        try:
+            return _open_new(path)
+        except FileNotFoundError:
+            with _COMPLETING[hash(upload_key) % len(_COMPLETING)]:
+                if self._object_dir(object_key(upload_key)).exists():
+                    raise
+                path.parent.mkdir(parents=True, exist_ok=True)
+            return _open_new(path)
+
     async def read_part(self, upload_key: str, state: dict[str, Any], part: PartRef) -> AsyncIterator[bytes]:
         path = self._upload_dir(upload_key) / f"{part.number}.part"
         async for block in _read_file(path, 0, part.size):
@@ -264,7 +281,12 @@ class LocalBlobStore:
         return bool(await _on_disk((self._object_dir(object_key(upload_key)) / _MANIFEST).exists))
 
     async def abort_upload(self, upload_key: str, state: dict[str, Any], parts: list[PartRef]) -> None:
-        await _on_disk(shutil.rmtree, self._upload_dir(upload_key), True)
+        directory = self._upload_dir(upload_key)
+        # A session that never stored a part has no directory (the SDKs' whole-file chunk): one lstat of
+        # an entry of the store's own hot folder, answered from the dentry cache, costs less than the
+        # hand-off to a disk thread it saves (the removal itself still runs there).
+        if os.path.lexists(directory):  # noqa: ASYNC240
+            await _on_disk(shutil.rmtree, directory, True)
 
     def _single_file(self, key: str) -> Path:
         directory = self._object_dir(key)
@@ -322,10 +344,6 @@ class LocalBlobStore:
             await _on_disk(self._single_file(object_key(blob.key)).with_suffix(".tmp").unlink, True)
         else:
             await self.abort_upload(blob.key, {}, [])
-
-
-def _make_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
 
 
 def _make_durable_dir(path: Path) -> None:

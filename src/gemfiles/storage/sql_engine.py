@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import asyncpg.exceptions as asyncpg_exc
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -27,17 +26,22 @@ from gemfiles.storage.sql_writer import SqliteWriter
 
 T = TypeVar("T")
 
+
 # PostgreSQL out of reach (down, restarting, a connection lost): the store's own StoreUnavailable, which
 # clients hear as 503 UNAVAILABLE. OSError covers a refused connection; the others are the drivers' words
-# for a connection that broke (SQLAlchemy wraps asyncpg's errors in DBAPIError subclasses).
-_UNREACHABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    sqlalchemy_exc.OperationalError,
-    sqlalchemy_exc.InterfaceError,
-    asyncpg_exc.PostgresConnectionError,
-    asyncpg_exc.InterfaceError,
-    asyncpg_exc.CannotConnectNowError,
-)
+# for a connection that broke (SQLAlchemy wraps asyncpg's errors in DBAPIError subclasses). Made with the
+# first PostgreSQL store: a server on SQLite never loads asyncpg (about 3 MiB of its resident memory).
+def _unreachable_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg.exceptions as asyncpg_exc
+
+    return (
+        OSError,
+        sqlalchemy_exc.OperationalError,
+        sqlalchemy_exc.InterfaceError,
+        asyncpg_exc.PostgresConnectionError,
+        asyncpg_exc.InterfaceError,
+        asyncpg_exc.CannotConnectNowError,
+    )
 
 
 def execute(conn: Connection, statement: Any) -> int:
@@ -73,6 +77,7 @@ class SqlDatabase:
         self._sqlite_writer: SqliteWriter | None = None
         self._writer: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
+        self._unreachable: tuple[type[BaseException], ...] = ()
         if self.is_sqlite:
             sync_url = self.url.replace("sqlite+aiosqlite", "sqlite+pysqlite")
             writer = create_engine(sync_url, pool_size=1, max_overflow=0)
@@ -84,6 +89,7 @@ class SqlDatabase:
             self._sync_reader = create_engine(sync_url, pool_size=1, max_overflow=4)
             _sqlite_pragmas(self._sync_reader, None)
         else:
+            self._unreachable = _unreachable_errors()
             self._writer = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
             # Reads are single statements: autocommit (no BEGIN/ROLLBACK around them) and no pre-ping, so a
             # files.get is one round trip. A connection that died with the server fails one read, and the
@@ -129,7 +135,7 @@ class SqlDatabase:
         try:
             async with self._writer.begin() as conn:
                 return await conn.run_sync(work, *args)
-        except _UNREACHABLE as exc:
+        except self._unreachable as exc:
             raise _unavailable(exc) from exc
 
     async def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
@@ -146,7 +152,7 @@ class SqlDatabase:
         try:
             pool = self._pg_pool or await self._open_pg_pool()
             return list(await pool.fetch(text_sql, *values))
-        except _UNREACHABLE as exc:
+        except self._unreachable as exc:
             raise _unavailable(exc) from exc
 
     async def _open_pg_pool(self) -> Any:

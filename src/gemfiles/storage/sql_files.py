@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cached_property
 
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_
 from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import to_micros
@@ -15,6 +16,7 @@ from gemfiles.domain.ports import NameTaken, QuotaRefused
 from gemfiles.storage.schema import blob_gc, files, project_usage
 from gemfiles.storage.sql_engine import SqlDatabase
 from gemfiles.storage.sql_rows import FileRecords, file_record, file_values
+from gemfiles.storage.sql_writes import WriteStatements
 
 # A hot read statement, built once (see SqlDatabase._sqlite_rows).
 _GET_FILE = (
@@ -49,6 +51,10 @@ _PAGE_AFTER = (
 
 
 class SqlFiles(SqlDatabase):
+    @cached_property
+    def _writes(self) -> WriteStatements:
+        return WriteStatements(self._insert)
+
     # Files ---------------------------------------------------------------------------------------------
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -73,11 +79,7 @@ class SqlFiles(SqlDatabase):
 
     def _create_file(self, conn: Connection, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
         # Two statements in the usual case: the row (unless the name is held) and the usage.
-        inserted = conn.execute(
-            self._insert(files)
-            .values(**file_values(file))
-            .on_conflict_do_nothing(index_elements=["project", "id"])
-        )
+        inserted = conn.execute(self._writes.insert_file_unless_held, file_values(file))
         if inserted.rowcount != 1:
             self._replace_expired(conn, file, now)
         self._take(conn, file.project, file.size_bytes, quota_bytes)
@@ -85,15 +87,13 @@ class SqlFiles(SqlDatabase):
 
     def _replace_expired(self, conn: Connection, file: FileRecord, now: datetime) -> None:
         """The name is held: by an expired file not swept yet (it makes room), or not (NameTaken)."""
-        existing = conn.execute(
-            select(files).where(files.c.project == file.project, files.c.id == file.id).with_for_update()
-        ).first()
+        existing = conn.execute(self._writes.lock_file, {"f_project": file.project, "f_id": file.id}).first()
         if existing is not None:
             old = file_record(existing)
             if old.expire_time > now:
                 raise NameTaken(file.project, file.id)
             self._drop_files(conn, [old], now)
-        conn.execute(insert(files).values(**file_values(file)))
+        conn.execute(self._writes.insert_file, file_values(file))
 
     async def delete_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
         def work(conn: Connection) -> FileRecord | None:
@@ -123,48 +123,29 @@ class SqlFiles(SqlDatabase):
 
     # Quota ---------------------------------------------------------------------------------------------
     def _ensure_usage_row(self, conn: Connection, project: str) -> None:
-        stmt = self._insert(project_usage).values(project=project, used_bytes=0, reserved_bytes=0)
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=["project"]))
+        conn.execute(self._writes.ensure_usage, {"u_project": project})
 
     def _reserve(self, conn: Connection, project: str, amount: int, quota: int) -> None:
         if amount <= 0:
             return
+        params = {"u_project": project, "u_amount": amount, "u_quota": quota}
+        # One statement when the project has its usage row (every project after its first upload).
+        if conn.execute(self._writes.reserve, params).rowcount == 1:
+            return
         self._ensure_usage_row(conn, project)
-        result = conn.execute(
-            update(project_usage)
-            .where(
-                project_usage.c.project == project,
-                project_usage.c.used_bytes + project_usage.c.reserved_bytes + amount
-                <= func.coalesce(project_usage.c.quota_bytes, quota),
-            )
-            .values(reserved_bytes=project_usage.c.reserved_bytes + amount)
-        )
-        if result.rowcount != 1:
+        if conn.execute(self._writes.reserve, params).rowcount != 1:
             raise self._refusal(conn, project, amount, quota)
 
     def _take(self, conn: Connection, project: str, amount: int, quota: int) -> None:
         """Adds ``amount`` to the project's usage if it fits beside what is used and reserved, under the
         project's own quota if it has one, else ``quota`` (one upsert in the usual case)."""
-        fits = project_usage.c.used_bytes + project_usage.c.reserved_bytes + amount <= func.coalesce(
-            project_usage.c.quota_bytes, quota
-        )
+        params = {"u_project": project, "u_amount": amount, "u_quota": quota}
         if amount > quota:
             # Over the default quota: only a project quota of its own can admit it, so there must be a row.
             self._ensure_usage_row(conn, project)
-            result = conn.execute(
-                update(project_usage)
-                .where(project_usage.c.project == project, fits)
-                .values(used_bytes=project_usage.c.used_bytes + amount)
-            )
+            result = conn.execute(self._writes.take_update, params)
         else:
-            upsert = self._insert(project_usage).values(project=project, used_bytes=amount, reserved_bytes=0)
-            result = conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=["project"],
-                    set_={"used_bytes": project_usage.c.used_bytes + amount},
-                    where=fits,
-                )
-            )
+            result = conn.execute(self._writes.take_upsert, params)
         if result.rowcount != 1:
             raise self._refusal(conn, project, amount, quota)
 
@@ -179,15 +160,11 @@ class SqlFiles(SqlDatabase):
     def _add_usage(self, conn: Connection, project: str, *, used: int = 0, reserved: int = 0) -> None:
         if used == 0 and reserved == 0:
             return
+        params = {"u_project": project, "u_used": used, "u_reserved": reserved}
+        if conn.execute(self._writes.add_usage, params).rowcount == 1:
+            return  # the usual case: the row exists
         self._ensure_usage_row(conn, project)
-        conn.execute(
-            update(project_usage)
-            .where(project_usage.c.project == project)
-            .values(
-                used_bytes=project_usage.c.used_bytes + used,
-                reserved_bytes=project_usage.c.reserved_bytes + reserved,
-            )
-        )
+        conn.execute(self._writes.add_usage, params)
 
     async def get_usage(self, project: str) -> ProjectUsage:
         row = await self._first(select(project_usage).where(project_usage.c.project == project))

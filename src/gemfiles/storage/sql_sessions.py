@@ -6,14 +6,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import to_micros
 from gemfiles.domain.models import FileRecord, PartRef, SessionStatus, UploadSession
 from gemfiles.domain.ports import NameTaken, SessionGone
 from gemfiles.domain.refusals import name_taken_result
-from gemfiles.storage.schema import files, upload_sessions
+from gemfiles.storage.schema import upload_sessions
 from gemfiles.storage.sql_files import SqlFiles
 from gemfiles.storage.sql_rows import (
     file_record,
@@ -31,17 +31,11 @@ class SqlSessions(SqlFiles):
     # Upload sessions -----------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
         def work(conn: Connection) -> None:
-            taken = conn.execute(
-                select(files.c.id).where(
-                    files.c.project == session.project,
-                    files.c.id == session.file_id,
-                    files.c.expire_us > to_micros(now),
-                )
-            ).first()
-            if taken is not None:
+            held = {"f_project": session.project, "f_id": session.file_id, "f_now": to_micros(now)}
+            if conn.execute(self._writes.live_file_id, held).first() is not None:
                 raise NameTaken(session.project, session.file_id)
             self._reserve(conn, session.project, session.reserved_bytes, quota_bytes)
-            conn.execute(insert(upload_sessions).values(**session_values(session)))
+            conn.execute(self._writes.insert_session, session_values(session))
 
         await self._transact(work)
 
@@ -50,9 +44,7 @@ class SqlSessions(SqlFiles):
         return session_record(row) if row else None
 
     def _lock_session(self, conn: Connection, token_digest: str) -> UploadSession | None:
-        row = conn.execute(
-            select(upload_sessions).where(upload_sessions.c.token_digest == token_digest).with_for_update()
-        ).first()
+        row = conn.execute(self._writes.lock_session, {"s_token": token_digest}).first()
         return session_record(row) if row else None
 
     async def allocate_part(self, token_digest: str) -> int:
@@ -138,33 +130,38 @@ class SqlSessions(SqlFiles):
         extra = file.size_bytes if session.declared_size is None else 0
         self._reserve(conn, session.project, extra, quota_bytes)
         session.reserved_bytes += extra
-        conn.execute(
-            update(upload_sessions)
-            .where(upload_sessions.c.token_digest == token_digest)
-            .values(received=file.size_bytes, reserved_bytes=session.reserved_bytes)
-        )
-        return self._finish_locked(conn, session, file, now) or True
+        return self._finish_locked(conn, session, file, now, received=file.size_bytes) or True
 
     def _finish_locked(
-        self, conn: Connection, session: UploadSession, file: FileRecord, now: datetime
+        self,
+        conn: Connection,
+        session: UploadSession,
+        file: FileRecord,
+        now: datetime,
+        *,
+        received: int | None = None,
     ) -> NameTaken | None:
-        existing = conn.execute(
-            select(files).where(files.c.project == file.project, files.c.id == file.id).with_for_update()
-        ).first()
-        if existing is not None:
-            old = file_record(existing)
-            if old.expire_time > now:
+        """The file row inserted and the session made final (``received`` set too, for a whole chunk):
+        four statements in the usual case, the name looked at only when the insert found it held."""
+        if conn.execute(self._writes.insert_file_unless_held, file_values(file)).rowcount != 1:
+            held = {"f_project": file.project, "f_id": file.id}
+            existing = conn.execute(self._writes.lock_file, held).first()
+            if existing is not None and file_record(existing).expire_time > now:
+                if received is not None:
+                    whole = {"s_token": session.token_digest, "s_received": received}
+                    conn.execute(self._writes.whole_received, {**whole, "s_reserved": session.reserved_bytes})
                 self._end_session(conn, session, SessionStatus.FAILED, name_taken_result(file.id), now)
                 self._queue_gc(conn, [("object", file.blob_key, {})], now)
                 return NameTaken(file.project, file.id)
-            self._drop_files(conn, [old], now)  # expired, not swept yet: make room
-        conn.execute(insert(files).values(**file_values(file)))
+            if existing is not None:
+                self._drop_files(conn, [file_record(existing)], now)  # expired, not swept yet: make room
+            conn.execute(self._writes.insert_file, file_values(file))
         self._add_usage(conn, file.project, used=file.size_bytes, reserved=-session.reserved_bytes)
-        conn.execute(
-            update(upload_sessions)
-            .where(upload_sessions.c.token_digest == session.token_digest)
-            .values(status=SessionStatus.FINAL.value, reserved_bytes=0)
-        )
+        final = {"s_token": session.token_digest, "s_status": SessionStatus.FINAL.value}
+        if received is None:
+            conn.execute(self._writes.mark_final, final)
+        else:
+            conn.execute(self._writes.mark_final_received, {**final, "s_received": received})
         return None
 
     def _end_session(

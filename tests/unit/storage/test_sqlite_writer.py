@@ -15,9 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
+from gemfiles.domain.models import FileRecord
 from gemfiles.domain.ports import NameTaken
+from gemfiles.storage.schema import files
 from gemfiles.storage.sql import SqlMetadataStore
+from gemfiles.storage.sql_rows import file_values
 from tests.contract.test_metadata_store import GIB, NOW, file_for, new_project, new_session
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -132,3 +137,31 @@ async def test_a_crash_in_the_middle_of_a_group_loses_nothing_answered(tmp_path:
         assert (await store.get_usage("p")).used_bytes == sum(present.values())
     finally:
         await store.close()
+
+
+async def test_a_member_that_wrote_then_raised_leaves_none_of_its_writes(store: SqlMetadataStore) -> None:
+    """A member's savepoint is rolled back to where it began: what it wrote before raising is gone, its
+    neighbours in the group keep theirs."""
+    project = new_project()
+    writer = store._sqlite_writer
+    assert writer is not None
+
+    def write_then_raise(conn: Connection, record: FileRecord) -> None:
+        conn.execute(insert(files).values(**file_values(record)))
+        raise RuntimeError("after its write")
+
+    kept = [file_for(new_session(project), 3) for _ in range(10)]
+    lost = [file_for(new_session(project), 4) for _ in range(10)]
+    before = writer.commits
+    results = await asyncio.gather(
+        *(store.create_file(record, GIB, NOW) for record in kept),
+        *(store._transact(write_then_raise, record) for record in lost),
+        return_exceptions=True,
+    )
+
+    assert results[:10] == kept
+    assert all(isinstance(result, RuntimeError) for result in results[10:])
+    assert writer.commits - before < 20  # they shared commits
+    listed = {record.id for record in await store.list_files(project, NOW, 100, None)}
+    assert listed == {record.id for record in kept}
+    assert (await store.get_usage(project)).used_bytes == 30
