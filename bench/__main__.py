@@ -3,6 +3,8 @@
     python -m bench [--upload-mib 1024] [--rss-mib 2048] [--gets 1000] [--batch-lines 1000 10000]
                     [--no-scale-out]
     python -m bench --only small [--rounds 5] [--seconds 3] [--list-files 100000] [--probes 20]
+    python -m bench --only reads [...]     (issue 10's files.get and files.list rows alone)
+    python -m bench.listing_trace [--postgres]   (where the slow listing pages go, per page)
 
 The scale-out rows (bench/scaleout.py) start their own PostgreSQL, SeaweedFS and two replicas.
 """
@@ -46,7 +48,12 @@ def main() -> None:
         default=True,
         help="also measure PostgreSQL + SeaweedFS S3: upload vs boto3, files.get on 2 replicas vs 1",
     )
-    parser.add_argument("--only", choices=["all", "small"], default="all", help="small: issue 10's rows only")
+    parser.add_argument(
+        "--only",
+        choices=["all", "small", "reads"],
+        default="all",
+        help="small: issue 10's rows only; reads: its files.get and files.list rows",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per small-file case")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one small-file round")
     parser.add_argument("--list-files", type=int, default=100_000, help="files seeded for files.list")
@@ -55,7 +62,7 @@ def main() -> None:
         "--postgres", action="store_true", help="--only small on PostgreSQL (started by the bench)"
     )
     args = parser.parse_args()
-    if args.only == "small":
+    if args.only in ("small", "reads"):
         return _small(args)
 
     work = Path(tempfile.mkdtemp(prefix="gemfiles-bench-", dir=Path.cwd()))
@@ -137,6 +144,7 @@ def _small(args: argparse.Namespace) -> None:
             upload_mib=args.upload_mib,
             rss_mib=args.rss_mib,
             postgres_url=postgres.database() if postgres else None,
+            uploads=args.only == "small",
         )
     finally:
         if postgres is not None:

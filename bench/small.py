@@ -22,6 +22,7 @@ def small_rows(
     postgres_url: str | None = None,
     upload_mib: int = 0,
     rss_mib: int = 0,
+    uploads: bool = True,
 ) -> list[Row]:
     rows: list[Row] = []
     data = work / "small-data"
@@ -31,13 +32,15 @@ def small_rows(
     # The write path alone: the anchor has no background work, so the probe worker is off here (what
     # probing the uploaded files costs is the probe rows' figure).
     quiet = {**env, "GEMFILES_RUN_WORKERS": "false"}
-    with AnchorServer(work / "anchor") as anchor, LiveServer(data, quiet) as server:
-        rows += [
-            (f"{name} ({label})", value, note)
-            for name, value, note in small_upload_rows(server, anchor, rounds, seconds)
-        ]
-        if upload_mib:
-            rows += big_rows(server, anchor, upload_mib, rss_mib, rounds)
+    if uploads:  # (--only reads: the files.get and files.list rows alone)
+        with AnchorServer(work / "anchor") as anchor, LiveServer(data, quiet) as server:
+            rows += [
+                (f"{name} ({label})", value, note)
+                for name, value, note in small_upload_rows(server, anchor, rounds, seconds)
+            ]
+            if upload_mib:
+                rows += big_rows(server, anchor, upload_mib, rss_mib, rounds)
+    data.mkdir(parents=True, exist_ok=True)
     with AnchorServer(work / "anchor-get") as anchor, LiveServer(work / "get-data", env) as server:
         rows += [
             (f"{name} ({label})", value, note)

@@ -103,7 +103,7 @@ def test_rendered_files_keeps_origin_and_download_apart() -> None:
     assert "downloadUri" not in orjson.loads(rendered(file, "http://a", False))
 
 
-def test_rendered_files_starts_over_when_full() -> None:
+def test_rendered_files_keeps_at_most_size_files() -> None:
     rendered = RenderedFiles(size=2)
     files = [record(id=f"f{i}") for i in range(5)]
     for file in files:
@@ -114,3 +114,13 @@ def test_rendered_files_starts_over_when_full() -> None:
 def test_file_records_are_frozen() -> None:
     with pytest.raises(AttributeError):
         record().state = FileState.FAILED  # type: ignore[misc]
+
+
+def test_rendered_files_forgets_the_least_recently_used_file_when_full() -> None:
+    rendered = RenderedFiles(size=2)
+    kept = record(id="kept")
+    first = rendered(kept, "http://h", False)
+    for index in range(3):
+        rendered(record(id=f"f{index}"), "http://h", False)
+        assert rendered(kept, "http://h", False) is first  # used again: not the one forgotten
+    assert len(rendered._memo) == 2

@@ -47,8 +47,25 @@ def test_file_records_gives_a_new_record_for_a_changed_row() -> None:
     assert before.state.value == "PROCESSING" and before.facts is None
 
 
-def test_file_records_starts_over_when_full() -> None:
+def test_file_records_keeps_at_most_size_rows() -> None:
     records = FileRecords(size=3)
     for index in range(10):
         assert records(Row({**ROW, "id": f"f{index}"})).id == f"f{index}"
     assert len(records._memo) <= 3
+
+
+def test_file_records_forgets_the_least_recently_used_row_when_full() -> None:
+    records = FileRecords(size=3)
+    kept = records(Row({**ROW, "id": "kept"}))
+    for index in range(3):
+        records(Row({**ROW, "id": f"f{index}"}))
+        assert records(Row({**ROW, "id": "kept"})) is kept  # used again: not the one forgotten
+    assert len(records._memo) == 3
+    assert records(Row({**ROW, "id": "f2"})) is records(Row({**ROW, "id": "f2"}))
+
+
+def test_file_records_reads_facts_json_the_json_module_wrote() -> None:
+    records = FileRecords()
+    odd = records(Row({**ROW, "facts_json": '{"duration": NaN, "big": 123456789012345678901234567890}'}))
+    assert odd.facts is not None and odd.facts["big"] == 123456789012345678901234567890
+    assert odd.facts["duration"] != odd.facts["duration"]  # NaN
