@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import sys
 from typing import Any
 
@@ -18,8 +19,31 @@ import click
 from gemfiles.cli_options import blob_option, console, redact, settings_from, store_options, with_store
 from gemfiles.settings import Settings
 
+# The client (gemfiles files ..., gemfiles usage: HTTP only, in its own package) and the operations load
+# when named: `gemfiles serve` then never imports httpx and rich's tables (~5 MiB of a server's memory).
+_LAZY = {
+    "files": "gemfiles.client.commands:files_group",
+    "usage": "gemfiles.client.commands:usage",
+    "keys": "gemfiles.operations:keys",
+    "projects": "gemfiles.operations:projects",
+    "seed": "gemfiles.operations:seed",
+    "scrub": "gemfiles.operations:scrub",
+}
 
-@click.group()
+
+class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY:
+            module, _, name = _LAZY[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="gemfiles")
 def main() -> None:
     """A self-hosted server for the Gemini Files API."""
@@ -124,15 +148,3 @@ def migrate(**options: Any) -> None:
 
     asyncio.run(with_store(settings, noop))
     console.print(f"schema up to date: {redact(settings.resolved_database_url)}")
-
-
-# The Files API client (gemfiles files ..., gemfiles usage): HTTP only, in its own package.
-from gemfiles.client.commands import files_group, usage  # noqa: E402
-from gemfiles.operations import keys, projects, scrub, seed  # noqa: E402
-
-main.add_command(files_group)
-main.add_command(usage)
-main.add_command(keys)
-main.add_command(projects)
-main.add_command(seed)
-main.add_command(scrub)

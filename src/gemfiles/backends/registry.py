@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gemfiles.backends.inspect import InspectBackend
-from gemfiles.backends.openai import OpenAIBackend
 from gemfiles.backends.options import OpenAIOptions
 from gemfiles.domain.ports import ModelBackend
+
+if TYPE_CHECKING:
+    from gemfiles.backends.openai import OpenAIBackend
 
 NAMES = ("inspect", "openai")
 
 
 def openai_backend(options: OpenAIOptions) -> OpenAIBackend:
+    # Imported by the first openai route: httpx is ~5 MiB of a server's memory that routes no model there.
+    from gemfiles.backends.openai import OpenAIBackend
+
     if not options.base_url:
         raise ValueError(
             "GEMFILES_MODELS routes models to the openai backend, but GEMFILES_OPENAI_BASE_URL is not set "

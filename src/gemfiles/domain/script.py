@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gemfiles.domain.calls import ModelRequest, Part
@@ -211,6 +210,8 @@ def _where(location: Iterable[Any]) -> str:
 
 def load_script(path: str | Path) -> list[Rule]:
     """Rules from a ``.json``, ``.yaml`` or ``.yml`` file (GEMFILES_SCRIPT)."""
+    import yaml  # only a server given a YAML script needs the parser
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

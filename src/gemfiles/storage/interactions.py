@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from gemfiles.domain.clock import from_micros, to_micros
@@ -38,9 +37,7 @@ class SqlInteractionStore:
         self.meta = meta
 
     def _upsert(self, values: dict[str, Any]) -> Any:
-        stmt: Any = (sqlite.insert if self.meta.is_sqlite else postgresql.insert)(interactions).values(
-            **values
-        )
+        stmt: Any = self.meta._insert(interactions).values(**values)
         changing = {k: v for k, v in values.items() if k not in ("project", "id", "create_us")}
         return stmt.on_conflict_do_update(index_elements=["project", "id"], set_=changing)
 

@@ -24,7 +24,6 @@ import shutil
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,6 +31,7 @@ from gemfiles.domain.models import PartRef
 from gemfiles.domain.ports import PartNumbers, StoredBlob
 from gemfiles.storage import localdisk_inventory as listing
 from gemfiles.storage.disk_reader import ConcatReader
+from gemfiles.storage.disk_threads import DiskThreads
 from gemfiles.storage.parts import check_upload_key, object_key, same_stored_bytes
 
 READ_BLOCK = 1024 * 1024
@@ -40,11 +40,11 @@ _MANIFEST = "manifest.json"
 # uploads (six fsyncs each) would queue behind the event loop's default pool (cores + 4 threads) while the
 # disk could take them all at once. Blocking file work of this store runs here, never on the event loop.
 DISK_THREADS = 32
-_disk = ThreadPoolExecutor(max_workers=DISK_THREADS, thread_name_prefix="gemfiles-disk")
+_disk = DiskThreads(DISK_THREADS, "gemfiles-disk")
 
 
 async def _on_disk(function: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(_disk, function, *args)
+    return await _disk.run(function, *args)
 
 
 # Completing an upload takes one of these, picked by its key: racing finalizes of one upload take turns.
@@ -148,18 +148,17 @@ class LocalBlobStore:
         observe: Callable[[bytes], None] | None = None,
     ) -> PartRef:
         directory = self._upload_dir(upload_key)
-        loop = asyncio.get_running_loop()
         # Parts are created exclusively: the session's next number is tried unallocated, and a number is
         # allocated only when another attempt (or a part a crash left behind) holds it, which saves one
         # metadata transaction per chunk.
         number = numbers.next
         path = directory / f"{number}.part"
         try:
-            fd = await loop.run_in_executor(_disk, self._open_part, upload_key, path)
+            fd = await _disk.run(self._open_part, upload_key, path)
         except FileExistsError:
             number = await numbers.allocate()
             path = directory / f"{number}.part"
-            fd = await loop.run_in_executor(_disk, self._open_part, upload_key, path)
+            fd = await _disk.run(self._open_part, upload_key, path)
         size = 0
         pending: asyncio.Future[None] | None = None
         try:
@@ -170,12 +169,12 @@ class LocalBlobStore:
                 # One job per block: the observer (the running SHA-256) then the write, in one worker thread,
                 # while the event loop receives the next block. Two parallel jobs per block cost more
                 # thread hand-offs than they save on two cores.
-                pending = loop.run_in_executor(_disk, _observe_and_write, fd, size, block, observe)
+                pending = _disk.run(_observe_and_write, fd, size, block, observe)
                 size += len(block)
             if pending is not None:
                 await pending
                 pending = None
-            await loop.run_in_executor(_disk, os.fsync, fd)
+            await _disk.run(os.fsync, fd)
         except BaseException:
             if pending is not None:
                 await asyncio.gather(pending, return_exceptions=True)
@@ -197,7 +196,6 @@ class LocalBlobStore:
         if final.parent not in self._prefixes:
             await _on_disk(_make_durable_dir, final.parent)
             self._prefixes.add(final.parent)
-        loop = asyncio.get_running_loop()
         pending: asyncio.Future[None] | None = None
         held: bytes | None = None
         try:
@@ -207,7 +205,7 @@ class LocalBlobStore:
                 if held is not None:
                     if pending is not None:
                         await pending
-                    pending = loop.run_in_executor(_disk, writing.write, held)
+                    pending = _disk.run(writing.write, held)
                 held = block
             if pending is not None:
                 await pending
@@ -389,13 +387,12 @@ def _open_new(path: Path) -> int:
 
 
 async def _read_file(path: Path, offset: int, length: int) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    handle = await loop.run_in_executor(_disk, open, path, "rb")
+    handle = await _disk.run(open, path, "rb")
     try:
         handle.seek(offset)
         remaining = length
         while remaining > 0:
-            block = await loop.run_in_executor(_disk, handle.read, min(READ_BLOCK, remaining))
+            block = await _disk.run(handle.read, min(READ_BLOCK, remaining))
             if not block:
                 raise OSError(f"{path} is shorter than its manifest says")
             remaining -= len(block)

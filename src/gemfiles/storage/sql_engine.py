@@ -12,17 +12,18 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy import exc as sqlalchemy_exc
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gemfiles.domain.ports import StoreUnavailable
 from gemfiles.storage.sql_writer import SqliteWriter
+
+if TYPE_CHECKING:  # the async engine and PostgreSQL's dialect load with the first PostgreSQL store (~8 MiB)
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -89,6 +90,8 @@ class SqlDatabase:
             self._sync_reader = create_engine(sync_url, pool_size=1, max_overflow=4)
             _sqlite_pragmas(self._sync_reader, None)
         else:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             self._unreachable = _unreachable_errors()
             self._writer = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
             # Reads are single statements: autocommit (no BEGIN/ROLLBACK around them) and no pre-ping, so a
@@ -200,6 +203,8 @@ class SqlDatabase:
         """INSERT with the dialect's ON CONFLICT support (both spell it the same)."""
         if self.is_sqlite:
             return sqlite_insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
         return postgresql_insert(table)
 
 
