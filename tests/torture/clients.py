@@ -178,7 +178,7 @@ class TortureClient(BatchOps):
             self._delete(self.rng.choice(acked))
         elif roll < 0.88 and acked:
             self._generate(self.rng.choice(acked))
-        elif self.batches and roll < 0.96:
+        elif self.batches and roll < 0.97:
             self._batch_step()
         else:
             self._list()

@@ -62,6 +62,7 @@ class TortureFigures:
     batches_succeeded: int = 0  # at the end, of the jobs not deleted
     batches_cancelled: int = 0
     batch_results_verified: int = 0  # results files and inline answers compared with the input
+    batch_final_wait_seconds: float = 0.0  # after the last restart, until every job had ended
     files_at_end: int = 0
     orphans_after_sweep: list[str] = field(default_factory=list)
     scrubbed_objects: int = 0
@@ -253,7 +254,9 @@ class Torture:
                         client._cancel(client.session)
             for client in self.clients:
                 check_batches(http, client.ledger, self.violations, settle=True)
+                waited = time.monotonic()
                 wait_all_done(http, client.ledger, self.violations)
+                self.figures.batch_final_wait_seconds += round(time.monotonic() - waited, 2)
                 check_batches(http, client.ledger, self.violations, settle=True)
                 check_ledger(
                     http,

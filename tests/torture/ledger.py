@@ -162,7 +162,7 @@ def check_ledger(
     for name, item in listed.items():
         expected = ledger.files.get(name)
         size, sha = int(item.get("sizeBytes", "0")), item.get("sha256Hash")
-        if expected is None and _results_of(ledger, name, item, violations):
+        if expected is None and adopt_results(ledger, name, item, violations):
             expected = ledger.files[name]
         if expected is None:
             match = next((c for c in ledger.maybe_raw if c[0] == size and sha256_hash(c[1]) == sha), None)
@@ -215,7 +215,7 @@ def check_ledger(
     figures.checks += 1
 
 
-def _results_of(ledger: Ledger, name: str, item: dict[str, Any], violations: Violations) -> bool:
+def adopt_results(ledger: Ledger, name: str, item: dict[str, Any], violations: Violations) -> bool:
     """A generated File named by the server: the results file of one of this client's batch jobs (at most
     one per job), adopted as acknowledged with the size and hash it is listed with (its bytes are then
     downloaded and compared like every file's, and its lines by tests/torture/batch_ledger.py)."""
