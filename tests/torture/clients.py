@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.torture.ledger import Expected, Ledger, Session, Violations, sha256_hash
+from tests.torture.batch_ops import BatchOps
+from tests.torture.ledger import Expected, Ledger, Lost, Session, Violations, sha256_hash
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -51,10 +52,6 @@ def new_name(rng: random.Random) -> str:
     return "files/" + "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(16))
 
 
-class Lost(Exception):
-    """The reply never arrived: the server died under the request (or it hung past the timeout)."""
-
-
 @dataclass
 class Counters:
     requests: int = 0
@@ -66,9 +63,16 @@ class Counters:
     deletes: int = 0
     lists: int = 0
     model_calls: int = 0
+    batch_creates: int = 0  # sent
+    batches_acked: int = 0
+    batch_creates_lost: int = 0
+    batch_polls: int = 0
+    batch_cancels: int = 0
+    batch_deletes: int = 0
+    batch_lists: int = 0
 
 
-class TortureClient:
+class TortureClient(BatchOps):
     def __init__(
         self,
         index: int,
@@ -79,6 +83,7 @@ class TortureClient:
         big_files: bool = True,
         max_files: int | None = None,
         kills: Callable[[], int] = lambda: 0,
+        batches: bool = False,
     ) -> None:
         self.index = index
         self.kills = kills  # how many kills the controller has begun: a lost reply needs one
@@ -90,6 +95,7 @@ class TortureClient:
         self.counters = Counters()
         self.big_files = big_files
         self.max_files = max_files  # a soak keeps each project's files under this by deleting
+        self.batches = batches  # batch jobs among the operations (tests/torture/batch_ops.py)
         self.session: Session | None = None
         self.stop = threading.Event()
         self.paused = threading.Event()  # set by the client when it is idle and may be checked
@@ -158,7 +164,8 @@ class TortureClient:
             self._continue_upload(self.session)
             return
         roll = self.rng.random()
-        acked = [n for n, e in self.ledger.files.items() if e.fate == "acked"]
+        kept = self.protected_inputs()
+        acked = [n for n, e in self.ledger.files.items() if e.fate == "acked" and n not in kept]
         if self.max_files is not None and len(acked) > self.max_files:
             self._delete(self.rng.choice(acked))
         elif roll < 0.45:
@@ -171,6 +178,8 @@ class TortureClient:
             self._delete(self.rng.choice(acked))
         elif roll < 0.88 and acked:
             self._generate(self.rng.choice(acked))
+        elif self.batches and roll < 0.97:
+            self._batch_step()
         else:
             self._list()
 
@@ -337,11 +346,13 @@ class TortureClient:
             )
         self._drop_session(session, "never")
 
-    def _one_shot(self, *, multipart: bool) -> None:
-        size = random_size(self.rng, big=False)
-        data = random_bytes(self.rng, size)
+    def _one_shot(self, *, multipart: bool, data: bytes | None = None, mime: str | None = None) -> str | None:
+        """A multipart or raw upload of random bytes (or ``data``); the file's name once acknowledged."""
+        if data is None:
+            data = random_bytes(self.rng, random_size(self.rng, big=False))
+        size = len(data)
         digest = hashlib.sha256(data).hexdigest()
-        mime = self.rng.choice(MIME_TYPES)
+        mime = mime or self.rng.choice(MIME_TYPES)
         if multipart:
             name = new_name(self.rng)
             boundary = uuid.uuid4().hex
@@ -377,7 +388,7 @@ class TortureClient:
             )
             if multipart:
                 self.ledger.files[name].fate = "never"
-            return
+            return None
         file = reply.json()["file"]
         got = (int(file.get("sizeBytes", "0")), file.get("sha256Hash"))
         if got != (size, sha256_hash(digest)) or (multipart and file["name"] != name):
@@ -386,6 +397,7 @@ class TortureClient:
             )
         self.ledger.files[file["name"]] = Expected(size, digest, "acked")
         self.counters.uploads_acked += 1
+        return str(file["name"])
 
     # other calls ------------------------------------------------------------------------------------
     def _delete(self, name: str) -> None:

@@ -64,7 +64,9 @@ def _summary(report: dict[str, Any]) -> str:
         if "kills" in section:
             parts.append(
                 f"{name}: {section['kills']} kills, {section['invariant_checks']} invariant checks, "
-                f"{section['files_verified']} files read back, {len(section.get('violations', []))} violations"
+                f"{section['files_verified']} files read back, "
+                + (f"{section['batches_created']} batch jobs, " if "batches_created" in section else "")
+                + f"{len(section.get('violations', []))} violations"
             )
         elif "cases" in section:
             parts.append(f"{name}: {section['cases']} cases")

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from tests.torture.batch_ledger import check_batches, list_batches, wait_all_done
 from tests.torture.clients import TortureClient
 from tests.torture.ledger import CheckFigures, Violations, check_ledger, check_usage, list_all
 
@@ -51,6 +52,17 @@ class TortureFigures:
     cancels: int = 0
     deletes: int = 0
     model_calls: int = 0
+    batches_created: int = 0  # creates acknowledged
+    batch_creates_lost: int = 0  # replies lost: the job may or may not exist
+    batch_creates_adopted: int = 0  # of those, the jobs found after the restart
+    batch_polls: int = 0
+    batch_lists: int = 0
+    batch_cancels: int = 0
+    batch_deletes: int = 0
+    batches_succeeded: int = 0  # at the end, of the jobs not deleted
+    batches_cancelled: int = 0
+    batch_results_verified: int = 0  # results files and inline answers compared with the input
+    batch_final_wait_seconds: float = 0.0  # after the last restart, until every job had ended
     files_at_end: int = 0
     orphans_after_sweep: list[str] = field(default_factory=list)
     scrubbed_objects: int = 0
@@ -128,6 +140,7 @@ class Torture:
                 self.violations,
                 big_files=big_files,
                 kills=lambda: self.figures.kills,
+                batches=True,
             )
             for i in range(clients)
         ]
@@ -199,6 +212,8 @@ class Torture:
     def _check_all(self, *, settle: bool) -> None:
         with httpx.Client(base_url=self.url, timeout=60) as http:
             for client in self.clients:
+                # The jobs first: a results file listed next is then one of a known job.
+                check_batches(http, client.ledger, self.violations, settle=settle)
                 check_ledger(
                     http,
                     client.ledger,
@@ -238,6 +253,11 @@ class Torture:
                     if client.session is not None:
                         client._cancel(client.session)
             for client in self.clients:
+                check_batches(http, client.ledger, self.violations, settle=True)
+                waited = time.monotonic()
+                wait_all_done(http, client.ledger, self.violations)
+                self.figures.batch_final_wait_seconds += round(time.monotonic() - waited, 2)
+                check_batches(http, client.ledger, self.violations, settle=True)
                 check_ledger(
                     http,
                     client.ledger,
@@ -251,22 +271,33 @@ class Torture:
                 reply = httpx.post(f"{server.url}/_internal/clock", json={"advance": "2d"}, timeout=10)
                 assert reply.status_code == 200, reply.text
             self._sweep_and_scrub(http)
-            total = 0
+            total = inline_inputs = 0
             for client in self.clients:
                 listed = list_all(http, client.ledger.key)
                 total += len(listed)
                 check_usage(http, client.ledger, listed, self.violations, exact=True)
+                # An inline job's requests are an object of its own until the job is deleted.
+                jobs = list_batches(http, client.ledger.key)
+                inline_inputs += sum("inputConfig" not in j["metadata"] for j in jobs.values())
             self.figures.files_at_end = total
             self.figures.invariant_checks = self.check_figures.checks
             orphans: list[str] = []
             if self.blob_root is not None:
                 objects = object_dirs(self.blob_root)
                 uploads = [f for f in blob_files(self.blob_root) if f.startswith("uploads/")]
-                if len(objects) != total:
-                    orphans.append(f"{len(objects)} object folders under objects/ for {total} files")
+                if len(objects) != total + inline_inputs:
+                    orphans.append(
+                        f"{len(objects)} object folders under objects/ for {total} files and "
+                        f"{inline_inputs} inline batch inputs"
+                    )
                 orphans += [f"uploads/ still holds {f} with no live session" for f in uploads]
-            # Delete everything: then no byte may stay behind at all.
+            # Delete everything (the jobs, then the files, results included): then no byte may stay behind.
             for client in self.clients:
+                for name in list_batches(http, client.ledger.key):
+                    reply = http.delete(f"/v1beta/{name}", headers={"x-goog-api-key": client.ledger.key})
+                    assert reply.status_code == 200, reply.text
+                    if name in client.ledger.batches:  # else: a violation already
+                        client.ledger.batches[name].fate = "deleted"
                 for name in list_all(http, client.ledger.key):
                     reply = http.delete(f"/v1beta/{name}", headers={"x-goog-api-key": client.ledger.key})
                     assert reply.status_code == 200, reply.text
@@ -296,6 +327,17 @@ class Torture:
             f.cancels += c.cancels
             f.deletes += c.deletes
             f.model_calls += c.model_calls
+            f.batches_created += c.batches_acked
+            f.batch_creates_lost += c.batch_creates_lost
+            f.batch_creates_adopted += len(client.ledger.batches) - c.batches_acked
+            f.batch_polls += c.batch_polls
+            f.batch_lists += c.batch_lists
+            f.batch_cancels += c.batch_cancels
+            f.batch_deletes += c.batch_deletes
+            jobs = client.ledger.batches.values()
+            f.batches_succeeded += sum(b.state == "BATCH_STATE_SUCCEEDED" for b in jobs)
+            f.batches_cancelled += sum(b.state == "BATCH_STATE_CANCELLED" for b in jobs)
+            f.batch_results_verified += sum(b.verified for b in jobs)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,10 @@ clients are paused. Every file the client ever asked for has a fate:
 - ``never``: no file may have this name: its session was cancelled, its start reply was lost, or a
   ``maybe`` turned out absent.
 - ``deleted`` / ``maybe_deleted``: the same for deletes.
+
+Batch jobs have the same fates (``ExpectedBatch``); a job's results file is a generated File, named by the
+server, whose ``displayName`` is ``batches/{id}-output``: it is adopted as ``acked`` when first listed, at
+most one per job (tests/torture/batch_ledger.py checks the jobs themselves).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+
+class Lost(Exception):
+    """The reply never arrived: the server died under the request (or it hung past the timeout)."""
 
 
 def sha256_hash(hex_digest: str) -> str:
@@ -50,6 +58,22 @@ class Session:
 
 
 @dataclass
+class ExpectedBatch:
+    """A batch job this client created. ``keys``: the input lines' keys (file input) or the inline
+    requests' ``metadata.i``, in order; its results must answer each once, in that order."""
+
+    name: str  # "" until known (a lost create)
+    label: str  # its displayName, unique: how a lost create is recognized
+    input_file: str | None  # None: inline requests
+    keys: list[str]
+    fate: str = "acked"  # acked | deleted | maybe_deleted (never: a lost create not seen after a restart)
+    state: str = "BATCH_STATE_PENDING"  # the furthest state seen
+    cancel: str | None = None  # "sent" (reply lost) or "acked": it may end CANCELLED
+    output: str | None = None  # its results file, once seen
+    verified: bool = False  # its results read back and compared once
+
+
+@dataclass
 class Ledger:
     key: str
     files: dict[str, Expected] = field(default_factory=dict)
@@ -59,6 +83,9 @@ class Ledger:
     # Reservations of sessions the client cannot see (lost start replies, one-shot uploads cut off):
     hidden_reservations: list[int] = field(default_factory=list)
     unbounded_hidden: bool = False  # a raw upload cut off: its session reserves what it had received
+    batches: dict[str, ExpectedBatch] = field(default_factory=dict)
+    # Batch creates whose reply was lost (name unknown): each may appear once, then it is adopted.
+    maybe_batches: list[ExpectedBatch] = field(default_factory=list)
 
 
 class Violations:
@@ -135,6 +162,8 @@ def check_ledger(
     for name, item in listed.items():
         expected = ledger.files.get(name)
         size, sha = int(item.get("sizeBytes", "0")), item.get("sha256Hash")
+        if expected is None and adopt_results(ledger, name, item, violations):
+            expected = ledger.files[name]
         if expected is None:
             match = next((c for c in ledger.maybe_raw if c[0] == size and sha256_hash(c[1]) == sha), None)
             if match is None:
@@ -186,6 +215,25 @@ def check_ledger(
     figures.checks += 1
 
 
+def adopt_results(ledger: Ledger, name: str, item: dict[str, Any], violations: Violations) -> bool:
+    """A generated File named by the server: the results file of one of this client's batch jobs (at most
+    one per job), adopted as acknowledged with the size and hash it is listed with (its bytes are then
+    downloaded and compared like every file's, and its lines by tests/torture/batch_ledger.py)."""
+    label = str(item.get("displayName", ""))
+    job = ledger.batches.get(label.removesuffix("-output"))
+    if item.get("source") != "GENERATED" or not label.endswith("-output") or job is None:
+        return False
+    if job.input_file is None or job.output not in (None, name):
+        violations.add(
+            f"project {ledger.key}: {name} is listed as results of {job.name}, which has {job.output}"
+        )
+        return False
+    job.output = name
+    sha = base64.b64decode(item.get("sha256Hash", "")).decode()
+    ledger.files[name] = Expected(int(item.get("sizeBytes", "0")), sha, "acked")
+    return True
+
+
 def check_usage(
     client: httpx.Client,
     ledger: Ledger,
@@ -194,12 +242,10 @@ def check_usage(
     *,
     exact: bool = False,
 ) -> None:
-    reply = client.get("/_internal/usage", headers={"x-goog-api-key": ledger.key})
-    reply.raise_for_status()
-    used, reserved = int(reply.json()["usedBytes"]), int(reply.json()["reservedBytes"])
+    used, reserved, listed = _usage_between_lists(client, ledger, listed)
     where = f"project {ledger.key}"
     files_total = sum(int(item.get("sizeBytes", "0")) for item in listed.values())
-    if used != files_total:
+    if used != files_total:  # a results file is inserted and counted in one transaction
         violations.add(f"{where}: usedBytes {used} != {files_total}, the sum of its listed files' sizes")
     # A session whose finalize or cancel reply was lost may have ended (its reservation released).
     known = sum(len(s.data) for s in ledger.sessions if s.unknown not in ("finalize", "cancel"))
@@ -221,3 +267,21 @@ def check_usage(
             f"{where}: reservedBytes {reserved} = {known} of live sessions + {extra}, which no set of its "
             f"possibly live hidden sessions ({candidates}) adds up to"
         )
+
+
+def _usage_between_lists(
+    client: httpx.Client, ledger: Ledger, listed: dict[str, dict[str, Any]]
+) -> tuple[int, int, dict[str, dict[str, Any]]]:
+    """(usedBytes, reservedBytes, the files then). Batch jobs go on running while the clients are held, and
+    a job that ends adds its results file: usage is read between two listings that agree."""
+    for _ in range(10):
+        reply = client.get("/_internal/usage", headers={"x-goog-api-key": ledger.key})
+        reply.raise_for_status()
+        used, reserved = int(reply.json()["usedBytes"]), int(reply.json()["reservedBytes"])
+        if not ledger.batches and not ledger.maybe_batches:
+            return used, reserved, listed
+        again = list_all(client, ledger.key)
+        if again.keys() == listed.keys():
+            return used, reserved, listed
+        listed = again
+    raise AssertionError(f"project {ledger.key}: its files kept changing while its clients were held")
