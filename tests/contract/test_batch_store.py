@@ -6,6 +6,7 @@ store and the runner answer every line exactly once, across holds, restarts and 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+from gemfiles.domain import batch_runner
 from gemfiles.domain.batch_runner import BatchRunner, RunnerLimits
 from gemfiles.domain.batch_service import BatchService
 from gemfiles.domain.batches import BatchHold, BatchJob, BatchState, Hold
@@ -177,6 +179,70 @@ async def test_a_held_job_resumes_on_another_replica_answering_each_line_once(
     assert done.state == BatchState.SUCCEEDED and done.succeeded == 450
     assert [line["key"] for line in await read_output(blobs, meta, done)] == [f"k{i}" for i in range(450)]
     assert lines.answered == Counter({f"t{i}": 1 for i in range(450)})
+
+
+class FailingSaves:
+    """The real batch store, whose next ``fail`` saves of progress raise as a dropped connection would."""
+
+    def __init__(self, store: BatchStore, fail: int) -> None:
+        self.store = store
+        self.fail = fail
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def save_batch_progress(self, *args: Any, **kwargs: Any) -> bool:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionResetError("the connection to the store was lost")
+        return await self.store.save_batch_progress(*args, **kwargs)
+
+
+class SlowEcho(EchoLines):
+    async def __call__(self, project: str, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0.01)
+        return await super().__call__(project, model, request)
+
+
+async def test_a_failed_save_of_answers_is_retried_and_loses_no_answer(
+    meta: MetadataStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat's save fails once: its answers are saved with the next one, never skipped by the
+    watermark (a replica run once finished a job of 5 requests with 1 answer)."""
+    monkeypatch.setattr(batch_runner, "FLUSH_SECONDS", 0.02)
+    store, service, clock = parts(meta, blobs)
+    project = f"p-{uuid.uuid4().hex[:8]}"
+    requests = [{"request": {"contents": [{"parts": [{"text": f"t{i}"}]}]}} for i in range(40)]
+    job = await service.create_inline(project, "m", requests, None)
+    lines = SlowEcho()
+    flaky = FailingSaves(store, fail=2)
+    await run_until_idle(BatchRunner(flaky, blobs, clock, lines, RunnerLimits(concurrency=2)))  # type: ignore[arg-type]
+
+    assert flaky.fail == 0
+    done = await service.get(project, job.name)
+    assert (done.state, done.succeeded, done.failed) == (BatchState.SUCCEEDED, 40, 0)
+    bodies = [result.body async for result in service.results(done)]
+    assert [body["response"]["echo"] for body in bodies] == [f"t{i}" for i in range(40)]
+
+
+async def test_a_store_failure_leaves_the_job_running_for_the_next_lease_not_failed(
+    meta: MetadataStore, blobs: BlobStore
+) -> None:
+    store, service, clock = parts(meta, blobs)
+    project = f"p-{uuid.uuid4().hex[:8]}"
+    source = await put_input(meta, blobs, project, jsonl(450))
+    job = await service.create_from_file(project, "m", source.name, None)
+    lines = EchoLines()
+    flaky = FailingSaves(store, fail=1)  # the first save, at 200 answers
+    with pytest.raises(batch_runner.ProgressNotSaved):
+        await BatchRunner(flaky, blobs, clock, lines, RunnerLimits(concurrency=4)).run_once()  # type: ignore[arg-type]
+    assert (await service.get(project, job.name)).state == BatchState.RUNNING
+
+    clock.advance(timedelta(seconds=16))  # the lease ran out
+    await run_until_idle(BatchRunner(store, blobs, clock, lines, RunnerLimits(concurrency=4)))
+    done = await service.get(project, job.name)
+    assert (done.state, done.succeeded) == (BatchState.SUCCEEDED, 450)
+    assert [line["key"] for line in await read_output(blobs, meta, done)] == [f"k{i}" for i in range(450)]
 
 
 async def test_a_job_held_pending_is_not_claimed_until_released(

@@ -81,6 +81,11 @@ def parse_line(line: Line, max_bytes: int) -> tuple[str | None, dict[str, Any] |
     return key, request, extra
 
 
+class ProgressNotSaved(Exception):
+    """The store refused or failed to save a job's answers. The job stays RUNNING under its lease; once
+    the lease runs out a runner takes it on from the last saved watermark (never FAILED for it)."""
+
+
 class _Watermark:
     """The first line index not yet answered, and its input offset, as answers arrive out of order."""
 
@@ -112,24 +117,39 @@ class _Progress:
         self.mark.answered(line.index, line.end)
 
     async def flush(self) -> None:
+        """Saves the answers with the watermark they cover; raises ProgressNotSaved when the store failed,
+        keeping them to be saved with the next flush (a watermark past an unsaved answer would lose it)."""
         async with self._lock:
             batch, self.pending = self.pending, []
             # The watermark is read with the answers it covers, before any await.
-            saved = await self.runner.store.save_batch_progress(
-                self.job.id,
-                batch,
-                self.mark.index,
-                self.mark.offset,
-                self.runner.clock.now(),
-                self.runner.limits.lease_seconds,
-            )
+            try:
+                saved = await self.runner.store.save_batch_progress(
+                    self.job.id,
+                    batch,
+                    self.mark.index,
+                    self.mark.offset,
+                    self.runner.clock.now(),
+                    self.runner.limits.lease_seconds,
+                )
+            except BaseException as exc:
+                # Cancelled or failed, the save may or may not have committed: the answers go back to be
+                # saved again (a line already kept keeps its first answer, counted once).
+                self.pending[:0] = batch
+                if isinstance(exc, Exception):
+                    raise ProgressNotSaved(self.job.name) from exc
+                raise
             self.stopped = self.stopped or not saved
 
     async def heartbeat(self) -> None:
-        """Saves (and renews the lease) at least every FLUSH_SECONDS, however slow the model."""
+        """Saves (and renews the lease) at least every FLUSH_SECONDS, however slow the model; a failed save
+        is tried again at the next beat (the answers stay pending)."""
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
-            await self.flush()
+            try:
+                # Shielded: stopping the beat never cuts a save in half; the last flush waits for it.
+                await asyncio.shield(self.flush())
+            except ProgressNotSaved as exc:
+                log.warning("batch %s: saving progress failed; retrying", exc.args[0], exc_info=exc.__cause__)
 
 
 class BatchRunner:
@@ -192,6 +212,8 @@ class BatchRunner:
             budget = hold.after_lines
         try:
             finished = await self._answer(job, budget)
+        except ProgressNotSaved:
+            raise  # the store, not the job: taken on again from its saved watermark when the lease ends
         except Exception as exc:
             await self._fail(job, exc)
             return
