@@ -31,6 +31,7 @@ from gemfiles.protocol.wire import file_json, parse_file_metadata, parse_json_bo
 log = logging.getLogger("gemfiles.protocol")
 
 CHUNK_GRANULARITY = 8 * 1024 * 1024
+_GRANULARITY = str(CHUNK_GRANULARITY).encode("ascii")
 _COMMANDS = {"start", "upload", "finalize", "query", "cancel"}
 
 
@@ -121,14 +122,18 @@ async def _start(request: Request, services: Services) -> Response:
     version = request.path_params.get("version", "")
     version_part = f"/{version}" if version else ""
     url = f"{origin_of(request, services.settings)}/upload{version_part}/files?upload_id={token}&upload_protocol=resumable"
-    headers = {
-        "X-Goog-Upload-Status": "active",
-        "X-Goog-Upload-URL": url,
-        "X-Goog-Upload-Control-URL": url,
-        "X-Goog-Upload-Chunk-Granularity": str(CHUNK_GRANULARITY),
-        "X-GUploader-UploadID": token,
-    }
-    return Response(b"", 200, headers=headers, media_type="text/plain; charset=utf-8")
+    response = Response(b"", 200, media_type="text/plain; charset=utf-8")
+    # Starlette would lower-case and encode each name of a headers dict; these are written encoded, in the
+    # same place (before Content-Length and Content-Type).
+    url_bytes = url.encode("latin-1")
+    response.raw_headers[:0] = [
+        (b"x-goog-upload-status", b"active"),
+        (b"x-goog-upload-url", url_bytes),
+        (b"x-goog-upload-control-url", url_bytes),
+        (b"x-goog-upload-chunk-granularity", _GRANULARITY),
+        (b"x-guploader-uploadid", token.encode("latin-1")),
+    ]
+    return response
 
 
 def _commands(request: Request) -> set[str]:
