@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from gemfiles.domain.chunks import coalesce
 from gemfiles.domain.clock import Clock
-from gemfiles.domain.ids import new_upload_token, token_digest
+from gemfiles.domain.ids import random_hex
 from gemfiles.domain.mime import is_supported, needs_processing
 from gemfiles.domain.models import FileRecord, FileSource, FileState, SessionStatus, UploadSession
 from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, NoTelemetry, QuotaRefused, Telemetry
@@ -74,7 +73,7 @@ class WholeUploads:
         now = self.clock.now()
         # A session that is never stored: the key of the bytes, and the shape the refusals are made from.
         draft = UploadSession(
-            token_digest=token_digest(new_upload_token()),
+            token_digest=random_hex(32),  # the shape of a digest; no token exists
             project=project,
             file_id=file_id,
             mime_type=mime_type,
@@ -126,7 +125,7 @@ class WholeUploads:
             raise overflow(session, self.max_file_bytes)
 
         digest = hashlib.sha256()
-        attempt = session.upload_key + secrets.token_hex(4)
+        attempt = session.upload_key + random_hex(4)
         blocks = coalesce(body, plan.room, too_big)
         blob_key, size = await self._put(session, attempt, blocks, digest, plan.start)
         self.telemetry.upload_bytes(size)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -25,12 +24,14 @@ from gemfiles.protocol.http import (
     origin_of,
     store_unavailable,
 )
+from gemfiles.protocol.multipart import MultipartBody, boundary_of
 from gemfiles.protocol.services import Services
 from gemfiles.protocol.wire import file_json, parse_file_metadata, parse_json_body, parse_uint_header
 
 log = logging.getLogger("gemfiles.protocol")
 
 CHUNK_GRANULARITY = 8 * 1024 * 1024
+_GRANULARITY = str(CHUNK_GRANULARITY).encode("ascii")
 _COMMANDS = {"start", "upload", "finalize", "query", "cancel"}
 
 
@@ -121,14 +122,18 @@ async def _start(request: Request, services: Services) -> Response:
     version = request.path_params.get("version", "")
     version_part = f"/{version}" if version else ""
     url = f"{origin_of(request, services.settings)}/upload{version_part}/files?upload_id={token}&upload_protocol=resumable"
-    headers = {
-        "X-Goog-Upload-Status": "active",
-        "X-Goog-Upload-URL": url,
-        "X-Goog-Upload-Control-URL": url,
-        "X-Goog-Upload-Chunk-Granularity": str(CHUNK_GRANULARITY),
-        "X-GUploader-UploadID": token,
-    }
-    return Response(b"", 200, headers=headers, media_type="text/plain; charset=utf-8")
+    response = Response(b"", 200, media_type="text/plain; charset=utf-8")
+    # Starlette would lower-case and encode each name of a headers dict; these are written encoded, in the
+    # same place (before Content-Length and Content-Type).
+    url_bytes = url.encode("latin-1")
+    response.raw_headers[:0] = [
+        (b"x-goog-upload-status", b"active"),
+        (b"x-goog-upload-url", url_bytes),
+        (b"x-goog-upload-control-url", url_bytes),
+        (b"x-goog-upload-chunk-granularity", _GRANULARITY),
+        (b"x-guploader-uploadid", token.encode("latin-1")),
+    ]
+    return response
 
 
 def _commands(request: Request) -> set[str]:
@@ -222,119 +227,32 @@ async def _raw(request: Request, services: Services) -> Response:
 
 async def _multipart(request: Request, services: Services) -> Response:
     project = await services.auth.project(request)
-    content_type, params = parse_options_header(request.headers.get("content-type", ""))
-    boundary = params.get(b"boundary")
-    if not content_type.startswith(b"multipart/") or not boundary:
+    boundary = boundary_of(request.headers.get("content-type", ""))
+    if boundary is None:
         raise InvalidArgument(
             "A multipart upload needs Content-Type multipart/related (or form-data) with a boundary."
         )
-    reader = _MultipartReader(request.stream(), boundary, services.settings.max_request_json_bytes)
-    first = await reader.next_part()
+    body = MultipartBody(request.stream(), boundary)
+    first = await body.next_part()
     if first is None:
         raise InvalidArgument("The multipart body has no parts.")
     meta: dict[str, Any] = {}
     data_headers = first
     if _is_metadata(first):
-        meta = parse_file_metadata(parse_json_body(await reader.read_whole(), what="Metadata part"))
-        second = await reader.next_part()
+        raw = await body.read_whole(services.settings.max_request_json_bytes)
+        meta = parse_file_metadata(parse_json_body(raw, what="Metadata part"))
+        second = await body.next_part()
         if second is None:
             raise InvalidArgument("The multipart body has a metadata part but no file part.")
         data_headers = second
     mime_type = meta.get("mimeType") or data_headers.get("content-type") or "application/octet-stream"
-    return await _one_shot(request, services, project, meta, mime_type.strip(), reader.read_stream())
+    return await _one_shot(request, services, project, meta, mime_type.strip(), body.read_stream())
 
 
 def _is_metadata(headers: dict[str, str]) -> bool:
     content_type = headers.get("content-type", "").lower()
     disposition = headers.get("content-disposition", "").lower()
     return "json" in content_type or 'name="metadata"' in disposition
-
-
-class _MultipartReader:
-    """Pulls parts out of a streamed multipart body with python-multipart's push parser."""
-
-    def __init__(self, stream: AsyncIterator[bytes], boundary: bytes, meta_limit: int) -> None:
-        self._stream = aiter(stream)
-        self._events: list[tuple[str, Any]] = []
-        self._meta_limit = meta_limit
-        self._header_field = b""
-        self._header_value = b""
-        self._headers: dict[str, str] = {}
-        callbacks = {
-            "on_part_begin": self._part_begin,
-            "on_header_field": self._on_header_field,
-            "on_header_value": self._on_header_value,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        }
-        self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-
-    def _part_begin(self) -> None:
-        self._headers = {}
-
-    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        name = self._header_field.decode("latin-1").strip().lower()
-        self._headers[name] = self._header_value.decode("latin-1").strip()
-        self._header_field = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        self._events.append(("headers", self._headers))
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        self._events.append(("data", bytes(data[start:end])))
-
-    def _part_end(self) -> None:
-        self._events.append(("end", None))
-
-    async def _event(self) -> tuple[str, Any] | None:
-        while not self._events:
-            try:
-                chunk = await anext(self._stream)
-            except StopAsyncIteration:
-                return None
-            if chunk:
-                try:
-                    self._parser.write(chunk)
-                except Exception as exc:
-                    raise InvalidArgument(f"Malformed multipart body: {exc}") from None
-        return self._events.pop(0)
-
-    async def next_part(self) -> dict[str, str] | None:
-        while True:
-            event = await self._event()
-            if event is None:
-                return None
-            if event[0] == "headers":
-                return dict(event[1])
-
-    async def read_whole(self) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in self.read_stream():
-            size += len(chunk)
-            if size > self._meta_limit:
-                raise InvalidArgument(f"The metadata part exceeds {self._meta_limit} bytes.")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def read_stream(self) -> AsyncIterator[bytes]:
-        while True:
-            event = await self._event()
-            if event is None:
-                raise InvalidArgument("The multipart body ended in the middle of a part.")
-            kind, value = event
-            if kind == "end":
-                return
-            if kind == "data" and value:
-                yield value
 
 
 __all__ = ["JSON_TYPE", "upload_endpoint"]

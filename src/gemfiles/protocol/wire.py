@@ -88,6 +88,8 @@ class RenderedFiles:
 
 
 def camel(key: str) -> str:
+    if "_" not in key:  # already lowerCamel (every key the SDKs send): nothing for the pattern to match
+        return key
     return _SNAKE.sub(lambda m: m.group(1).upper(), key)
 
 

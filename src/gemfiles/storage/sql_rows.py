@@ -133,9 +133,9 @@ def session_record(row: Any) -> UploadSession:
         status=SessionStatus(m["status"]),
         create_time=from_micros(m["create_us"]),
         expire_time=from_micros(m["expire_us"]),
-        blob_state=json.loads(m["blob_state"]),
-        parts=[PartRef.from_json(p) for p in json.loads(m["parts"])],
+        blob_state=_loads(m["blob_state"]),
+        parts=[PartRef.from_json(p) for p in _loads(m["parts"])],
         next_part=m["next_part"],
         hash_state=bytes(m["hash_state"]) if m["hash_state"] is not None else None,
-        result_error=json.loads(m["result_error"]) if m["result_error"] else None,
+        result_error=_loads(m["result_error"]) if m["result_error"] else None,
     )
