@@ -106,8 +106,9 @@ def wait_until_received(cli: Cli, proc: subprocess.Popen[str], at_least: int) ->
 def test_upload_interrupted_by_ctrl_c_resumes_when_run_again(cli: Cli, tmp_path: Path) -> None:
     video = tmp_path / "lecture.mp4"
     data = random_file(video, 50 * 1000 * 1000)
-    # Paced so that the interruption lands mid-way: about 5 s for the whole file.
-    proc = cli.start("files", "upload", str(video), "--limit-rate", "10M", "--json")
+    # Paced so that the interruption lands mid-way: about 10 s for the whole file, so a loaded machine that
+    # is slow to notice the first 16 MiB still interrupts it well before its end.
+    proc = cli.start("files", "upload", str(video), "--limit-rate", "5M", "--json")
     url = wait_until_received(cli, proc, 2 * 8 * MIB)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
