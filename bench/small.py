@@ -41,11 +41,17 @@ def small_rows(
             if upload_mib:
                 rows += big_rows(server, anchor, upload_mib, rss_mib, rounds)
     data.mkdir(parents=True, exist_ok=True)
-    with AnchorServer(work / "anchor-get") as anchor, LiveServer(work / "get-data", env) as server:
-        rows += [
-            (f"{name} ({label})", value, note)
-            for name, value, note in get_rows(server, anchor, rounds, seconds)
-        ]
+    # files.get as served (one access-log line per request), then with the access log off, as the anchor
+    # runs (uvicorn at --log-level warning writes none): the second row is the same work on both sides.
+    for suffix, extra in (("", {}), (", access log off", {"GEMFILES_ACCESS_LOG": "false"})):
+        with (
+            AnchorServer(work / f"anchor-get{len(suffix)}") as anchor,
+            LiveServer(work / f"get-data{len(suffix)}", {**env, **extra}) as server,
+        ):
+            rows += [
+                (f"{name}{suffix} ({label})", value, note)
+                for name, value, note in get_rows(server, anchor, rounds, seconds)
+            ]
     if list_files:
         # The listing's rows go in before the server starts: its database is then quiet.
         database = postgres_url or f"sqlite:///{data}/gemfiles.db"
