@@ -46,7 +46,7 @@ def soak_minutes(request: pytest.FixtureRequest, torture_mode: str) -> float:
     minutes = request.config.getoption("--soak-minutes", None)
     if minutes is None and os.environ.get("GEMFILES_SOAK_MINUTES"):
         minutes = float(os.environ["GEMFILES_SOAK_MINUTES"])
-    return float(minutes if minutes is not None else (30.0 if torture_mode == "long" else 1.0))
+    return float(minutes if minutes is not None else (30.0 if torture_mode == "long" else 3.0))
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,7 @@ def test_sweep_removes_blobs_a_crash_left_without_metadata(
     assert set(scrub["keys"]) == {"zz/zzorphan0crash0left0this", "uploads/zzorphan0sessiongone0"}
 
 
-REPLICA_QUICK_KILLS, REPLICA_LONG_KILLS = 8, 200
+REPLICA_QUICK_KILLS, REPLICA_LONG_KILLS = 20, 200
 
 
 @pytest.mark.e2e
