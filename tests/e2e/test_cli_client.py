@@ -22,6 +22,10 @@ from tests.support import ROOT, LiveServer
 MIB = 1024 * 1024
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Cli:
     """Runs ``python -m gemfiles`` with the SDKs' variables pointing at ``server`` and its own cache dir."""
 
@@ -56,6 +60,10 @@ class Cli:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # As from a terminal: a suite started in the background by a non-interactive shell has SIGINT
+            # ignored, and an ignored signal stays ignored across exec (Python then installs no Ctrl-C
+            # handler), so the child would never see the test's Ctrl-C.
+            preexec_fn=_default_sigint,
         )
 
     def state_files(self) -> list[Path]:
@@ -106,9 +114,8 @@ def wait_until_received(cli: Cli, proc: subprocess.Popen[str], at_least: int) ->
 def test_upload_interrupted_by_ctrl_c_resumes_when_run_again(cli: Cli, tmp_path: Path) -> None:
     video = tmp_path / "lecture.mp4"
     data = random_file(video, 50 * 1000 * 1000)
-    # Paced so that the interruption lands mid-way: about 10 s for the whole file, so a loaded machine that
-    # is slow to notice the first 16 MiB still interrupts it well before its end.
-    proc = cli.start("files", "upload", str(video), "--limit-rate", "5M", "--json")
+    # Paced so that the interruption lands mid-way: about 5 s for the whole file.
+    proc = cli.start("files", "upload", str(video), "--limit-rate", "10M", "--json")
     url = wait_until_received(cli, proc, 2 * 8 * MIB)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
