@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +23,7 @@ import orjson
 
 from gemfiles.domain.batches import BatchHold, BatchJob, BatchState, LineResult, LineRunner, OnePart
 from gemfiles.domain.clock import Clock
-from gemfiles.domain.ids import new_file_id
+from gemfiles.domain.ids import new_file_id, random_hex
 from gemfiles.domain.jsonl import Line, count_lines, read_lines
 from gemfiles.domain.models import FileRecord, FileSource, FileState
 from gemfiles.domain.ports import BatchStore, BlobStore
@@ -310,7 +309,7 @@ class BatchRunner:
             await self.blobs.delete(record.blob_key)  # cancelled, deleted or finished by another runner
 
     async def _write_output(self, job: BatchJob) -> FileRecord:
-        upload_key = secrets.token_hex(20)
+        upload_key = random_hex(20)
         state = await self.blobs.begin_upload(upload_key)
         digest = hashlib.sha256()
         size = 0

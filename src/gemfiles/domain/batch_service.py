@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +20,7 @@ from gemfiles.domain.batches import (
 )
 from gemfiles.domain.clock import Clock
 from gemfiles.domain.files import FileService
-from gemfiles.domain.ids import parse_file_name
+from gemfiles.domain.ids import parse_file_name, random_hex
 from gemfiles.domain.ports import BatchStore, BlobStore
 from gemfiles.errors import FailedPrecondition, NotFound
 
@@ -64,7 +63,7 @@ class BatchService:
         self, project: str, model: str, requests: list[Any], display_name: str | None
     ) -> BatchJob:
         lines = inline_lines(requests)
-        upload_key = secrets.token_hex(20)
+        upload_key = random_hex(20)
         state = await self.blobs.begin_upload(upload_key)
 
         async def blocks() -> AsyncIterator[bytes]:

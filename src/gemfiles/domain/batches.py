@@ -16,7 +16,6 @@ A request that fails is an ``error`` in its output line; it never fails the job.
 from __future__ import annotations
 
 import enum
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,9 +23,8 @@ from typing import Any, Protocol
 import orjson
 
 from gemfiles.domain import page_tokens
+from gemfiles.domain.ids import random_id
 from gemfiles.errors import InvalidArgument, NotFound
-
-_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 class BatchState(enum.StrEnum):
@@ -130,7 +128,7 @@ class BatchPage:
 
 
 def new_batch_id() -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+    return random_id(24)
 
 
 def batch_id_of(name: str) -> str:

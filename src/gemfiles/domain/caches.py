@@ -12,17 +12,16 @@ sees the same contents, resolved against the files as they are then.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from gemfiles.domain import page_tokens
+from gemfiles.domain.ids import random_id
 from gemfiles.errors import InvalidArgument, PermissionDenied
 
 DEFAULT_TTL = timedelta(hours=1)  # Google's default when neither ttl nor expire_time is given
 MAX_TTL = timedelta(days=3650)
-_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @dataclass(slots=True)
@@ -91,4 +90,4 @@ def decode_page_token(token: str) -> tuple[int, str]:
 
 
 def new_cache_id() -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+    return random_id(24)

@@ -57,13 +57,18 @@ ENTROPY = Entropy()
 os.register_at_fork(after_in_child=ENTROPY.forget)
 
 
-def new_file_id() -> str:
-    """12 characters drawn uniformly from ``_ALPHABET``. Bytes of 252 and up are dropped so that every
-    character is equally likely (252 = 7 x 36)."""
+def random_id(length: int) -> str:
+    """``length`` characters drawn uniformly from ``_ALPHABET`` (lowercase alphanumerics): the ids of files,
+    batch jobs, cached contents and interactions. Bytes of 252 and up are dropped so that every character is
+    equally likely (252 = 7 x 36)."""
     chosen: list[str] = []
-    while len(chosen) < 12:
-        chosen += [_ALPHABET[b % 36] for b in ENTROPY.take(16) if b < 252]
-    return "".join(chosen[:12])
+    while len(chosen) < length:
+        chosen += [_ALPHABET[b % 36] for b in ENTROPY.take(length + 4) if b < 252]
+    return "".join(chosen[:length])
+
+
+def new_file_id() -> str:
+    return random_id(12)
 
 
 def new_upload_token() -> str:

@@ -7,20 +7,20 @@ interaction continues the conversation, so an expired or deleted file is refused
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gemfiles.domain.ids import random_id
+
 # Steps of "completed" interactions are final; "in_progress" ones are still streaming.
 # "requires_action": the model called functions; its turn is over (the client continues with the results).
 FINAL_STATUSES = frozenset({"completed", "requires_action", "failed", "cancelled", "incomplete"})
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def new_interaction_id() -> str:
     """``v1_`` and 24 lowercase alphanumerics, the shape of the ids in Google's samples."""
-    return "v1_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+    return "v1_" + random_id(24)
 
 
 @dataclass(slots=True)
