@@ -304,10 +304,34 @@ def _weed() -> Path:
     return Path(found)
 
 
-def start_seaweedfs() -> SeaweedS3:
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` free ports, all different: a port is free again once its probe socket closes, so the
+    kernel may hand the same one out twice in a row (weed then fails with "address already in use")."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def start_seaweedfs(attempts: int = 3) -> SeaweedS3:
+    """SeaweedFS on ports picked now; a port taken meanwhile by another process is a new attempt."""
+    for attempt in range(attempts):
+        try:
+            return _start_seaweedfs()
+        except ServiceError as exc:
+            if "address already in use" not in str(exc) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_seaweedfs() -> SeaweedS3:
     root = Path(tempfile.mkdtemp(prefix="gemfiles-weed-"))
+    names = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc")
+    s3_port, *picked = distinct_free_ports(len(names) + 1)
     store = SeaweedS3(
-        root=root, port=free_port(), access_key="gf" + secrets.token_hex(8), secret_key=secrets.token_hex(20)
+        root=root, port=s3_port, access_key="gf" + secrets.token_hex(8), secret_key=secrets.token_hex(20)
     )
     config = root / "s3.json"
     identity = {
@@ -316,10 +340,7 @@ def start_seaweedfs() -> SeaweedS3:
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config.write_text(json.dumps({"identities": [identity]}))
-    ports = {
-        name: free_port()
-        for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc")
-    }
+    ports = dict(zip(names, picked, strict=True))
     args = [
         str(_weed()),
         "server",

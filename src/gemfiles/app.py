@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gemfiles.backends.registry import BackendCatalog
@@ -42,12 +41,12 @@ from gemfiles.media.isolated import IsolatedProber
 from gemfiles.media.previews import IsolatedPreviewer
 from gemfiles.media.sniff import MagicSniffer
 from gemfiles.protocol.batch_lines import ModelLineRunner
-from gemfiles.protocol.drops import ConnectionDrops
+from gemfiles.protocol.frame import Frame
 from gemfiles.protocol.history import RequestHistory
 from gemfiles.protocol.http import Authenticator
 from gemfiles.protocol.models import read_document
 from gemfiles.protocol.observe import RequestObserver
-from gemfiles.protocol.routes import exception_handlers, google_routes, internal_routes
+from gemfiles.protocol.routes import google_routes, internal_routes, render_escaped
 from gemfiles.protocol.services import Services
 from gemfiles.settings import Settings
 from gemfiles.storage.batches import open_batch_store
@@ -259,14 +258,14 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Frame:
     settings = settings or Settings()
     configure_logs(settings.log_level, settings.log_format)
     services = build_services(settings, clock)
     runner = build_runner(services)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Frame) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await services.meta.migrate()
         await seed_at_startup(services)
@@ -287,17 +286,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if isinstance(services.telemetry, PrometheusTelemetry):
                 services.telemetry.close()
 
-    app = Starlette(
+    app = Frame(
         routes=[*google_routes(), *internal_routes()],
-        exception_handlers=exception_handlers(),
         lifespan=lifespan,
         middleware=[
-            Middleware(ConnectionDrops),  # outermost: it sees the server's own receive
             Middleware(
                 RequestObserver,
                 telemetry=services.telemetry,
                 write_line=request_writer(settings.log_format) if settings.access_log else None,
                 history=services.history,
+                render_error=render_escaped,
             ),
         ],
     )

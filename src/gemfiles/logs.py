@@ -7,10 +7,10 @@ Every ``gemfiles.*`` logger writes through one handler on stderr; request lines 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -68,23 +68,49 @@ def _timestamp(created: float) -> str:
     return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
 
 
-def request_writer(fmt: str) -> Callable[[dict[str, Any]], None]:
-    """Writes one request line (the fields of ``protocol.observe``) to stderr, in the configured format.
+class RequestLog:
+    """Writes request lines (the fields of ``protocol.observe``) to stderr, in the configured format.
 
     The same line a ``gemfiles.access`` record would give, without the logging module's record machinery
     (caller lookup, locks, a LogRecord: about 25 µs a line, a sixth of a cached GET); still silenced when
-    that logger is not enabled for ``info`` (``GEMFILES_LOG_LEVEL=warning``).
+    that logger is not enabled for ``info`` (``GEMFILES_LOG_LEVEL=warning``). A line is written at once
+    when it is the last request in flight; while others are still being answered it waits for them or for
+    the end of the event loop's turn, whichever comes first, and the lines go out in one write: one
+    system call per burst instead of one per request under load.
     """
-    line = text_line if _resolve(fmt) == "text" else json_line
-    access = logging.getLogger(ACCESS_LOGGER)
 
-    def write(fields: dict[str, Any]) -> None:
-        if access.isEnabledFor(logging.INFO):
+    def __init__(self, fmt: str) -> None:
+        self._format = text_line if _resolve(fmt) == "text" else json_line
+        self._access = logging.getLogger(ACCESS_LOGGER)
+        self._pending: list[str] = []
+        self._scheduled = False
+
+    def __call__(self, fields: dict[str, Any], *, more_coming: bool = False) -> None:
+        if not self._access.isEnabledFor(logging.INFO):
+            return
+        self._pending.append(self._format(time.time(), "info", ACCESS_LOGGER, "request", fields))
+        if not more_coming:
+            self.flush()
+        elif not self._scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop: nothing would come back to write it
+                self.flush()
+                return
+            self._scheduled = True
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if self._pending:
+            text = "\n".join(self._pending) + "\n"
+            self._pending.clear()
             stream = sys.stderr
-            stream.write(line(time.time(), "info", ACCESS_LOGGER, "request", fields) + "\n")
+            stream.write(text)
             stream.flush()
 
-    return write
+
+def request_writer(fmt: str) -> RequestLog:
+    return RequestLog(fmt)
 
 
 def _resolve(fmt: str) -> str:

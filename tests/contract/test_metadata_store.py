@@ -281,6 +281,61 @@ async def test_delete_file_frees_quota_and_queues_the_object_once(meta: Metadata
     assert [(i.kind, i.key) for i in await meta.claim_gc(NOW, 60, 100)] == [("object", record.blob_key)]
 
 
+async def test_get_file_sees_every_change_made_by_another_replica_at_once(
+    meta: MetadataStore, open_meta: Callable[[], Any]
+) -> None:
+    """A file read again and again (SQLite answers it from what it read last while the database is
+    unchanged) shows another store's probe result, deletion and a new file of the same name at once."""
+    other: MetadataStore = await open_meta()
+    project = new_project()
+    record = await stored_file(meta, project)
+    for _ in range(3):
+        assert await meta.get_file(project, record.id, NOW) == record
+    await other.save_probe(project, record.id, FileState.FAILED, None, {"code": 3, "message": "bad"}, NOW)
+    failed = await meta.get_file(project, record.id, NOW)
+    assert (
+        failed is not None
+        and failed.state == FileState.FAILED
+        and failed.error == {"code": 3, "message": "bad"}
+    )
+    assert await other.delete_file(project, record.id, NOW) is not None
+    assert await meta.get_file(project, record.id, NOW) is None
+    again = new_session(project, size=7, file_id=record.id)
+    await other.create_session(again, GIB, NOW)
+    await other.commit_part(again.token_digest, 0, PartRef(1, 7), None, 0, GIB, NOW)
+    replaced = await other.finish_session(again.token_digest, file_for(again, 7), NOW)
+    assert await meta.get_file(project, record.id, NOW) == replaced
+
+
+async def test_get_file_read_again_still_hides_it_once_expired(meta: MetadataStore) -> None:
+    project = new_project()
+    record = await stored_file(meta, project, ttl=timedelta(hours=1))
+    assert await meta.get_file(project, record.id, NOW) == record
+    assert await meta.get_file(project, record.id, NOW + timedelta(minutes=59)) == record
+    assert await meta.get_file(project, record.id, NOW + timedelta(hours=1)) is None
+    assert await meta.get_file(project, record.id, NOW) == record  # (the emulator's clock can go back)
+
+
+async def test_get_file_on_sqlite_sees_a_row_changed_by_any_other_connection(
+    meta: MetadataStore, backend: Backend
+) -> None:
+    """Not only this store's writer: a row changed by another program (here a plain sqlite3 connection)."""
+    if not backend.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's data_version")
+    project = new_project()
+    record = await stored_file(meta, project)
+    assert await meta.get_file(project, record.id, NOW) == record
+    outside = sqlite3.connect(backend.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        outside.execute(
+            "UPDATE files SET display_name = 'renamed' WHERE project = ? AND id = ?", (project, record.id)
+        )
+    finally:
+        outside.close()
+    seen = await meta.get_file(project, record.id, NOW)
+    assert seen is not None and seen.display_name == "renamed"
+
+
 # Quotas across replicas -------------------------------------------------------------------------------------
 async def test_concurrent_reservations_across_replicas_never_overshoot_the_quota(
     meta: MetadataStore, open_meta: Callable[[], Any]

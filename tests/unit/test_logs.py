@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -81,3 +82,33 @@ def test_request_writer_writes_the_line_a_record_would_and_honours_the_level(
     formatted = json.loads(logs.JsonFormatter().format(record(request=REQUEST)))
     assert written.keys() == formatted.keys()
     assert {k: written[k] for k in REQUEST} == REQUEST
+
+
+async def test_request_lines_of_a_burst_go_out_in_one_write_by_the_end_of_the_loops_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    writes: list[str] = []
+
+    class Stream(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+    monkeypatch.setattr(sys, "stderr", Stream())
+    access = logging.getLogger("gemfiles.access")
+    saved = access.level
+    access.setLevel(logging.INFO)
+    try:
+        log = logs.request_writer("json")
+        log(REQUEST, more_coming=True)
+        log(REQUEST, more_coming=True)
+        assert writes == []  # other requests are still being answered
+        await asyncio.sleep(0)  # the end of the loop's turn
+        assert len(writes) == 1 and len(writes[0].splitlines()) == 2
+        log(REQUEST, more_coming=True)
+        log(REQUEST)  # the last request in flight: everything waiting goes out with it, at once
+        assert len(writes) == 2 and len(writes[1].splitlines()) == 2
+        await asyncio.sleep(0)
+        assert len(writes) == 2
+    finally:
+        access.setLevel(saved)

@@ -36,7 +36,8 @@ armed only when a body is still coming after the read that completed the head, a
 per ``body_idle_timeout`` however many reads there are. The send timer costs nothing until writing
 pauses (a response that fits the buffers never pauses it), then one timer per pause, cancelled on resume. Written against uvicorn 0.54's
 ``HttpToolsProtocol`` (pinned in pyproject.toml; ``tests/unit/protocol/test_deadlines.py`` checks the
-hooks it overrides are there); passed to uvicorn as ``Config(http=...)`` by ``gemfiles serve``.
+hooks it overrides are there); passed to uvicorn as ``Config(http=...)`` by ``gemfiles serve``. It also
+puts ``coalesce.CoalescingTransport`` between itself and its transport (a small reply in one write).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gemfiles.errors import error_body
+from gemfiles.protocol.coalesce import CoalescingTransport
 
 TIMED_OUT = "DEADLINE_EXCEEDED"
 
@@ -115,6 +117,8 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
     # the connection ---------------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # Each request's cycle is given self.transport: a response's head and body leave in one write.
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         self.clock = _ReadClock(transport, self.loop)
         self.flow = self.clock
         self._arm(self.header_timeout, self._head_deadline)

@@ -1,8 +1,9 @@
 """Dropping a connection without a reply, as a network failure would (the ``drop_after_store`` fault).
 
 ASGI has no message for "close the connection now"; a server that sees an application fail before it
-answered sends a 500 instead. So the outermost middleware (``ConnectionDrops``) keeps a way to close the
-server's own transport in the scope, and ``DroppedConnection`` (a response that sends nothing) uses it.
+answered sends a 500 instead. So the outermost middleware (``observe.RequestObserver``) keeps a way to close
+the server's own transport in the scope (``closer_of``), and ``DroppedConnection`` (a response that sends
+nothing) uses it.
 With uvicorn (both its HTTP implementations) the transport is the one of the request cycle whose ``receive``
 the middleware was given. Where no transport can be found (an in-process test client), the response raises
 ``ConnectionAbortedError`` instead, which such a client reports as a failed request.
@@ -16,30 +17,19 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 log = logging.getLogger("gemfiles.protocol")
 
 DROP_KEY = "gemfiles.drop_connection"
 
 
-def _closer(receive: Receive) -> Callable[[], Any] | None:
+def closer_of(receive: Receive) -> Callable[[], Any] | None:
+    """How to close the connection whose server-made ``receive`` this is (None if it cannot be found)."""
     cycle = getattr(receive, "__self__", None)
     transport = getattr(cycle, "transport", None)
     close = getattr(transport, "close", None)
     return close if callable(close) else None
-
-
-class ConnectionDrops:
-    """Outermost ASGI middleware: records in the scope how to close this request's connection."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[DROP_KEY] = _closer(receive)
-        await self.app(scope, receive, send)
 
 
 class DroppedConnection(Response):

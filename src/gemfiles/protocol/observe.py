@@ -1,8 +1,9 @@
-"""Every request observed once: a request id (the client's own ``X-Request-Id`` when it is safe, else a new
+"""The outermost middleware: every request observed once: a request id (the client's own ``X-Request-Id`` when it is safe, else a new
 one, returned in the response's header), one log line, and the request metrics.
 
 Pure ASGI middleware (not Starlette's BaseHTTPMiddleware): bodies stream through untouched and the cost is
-a few counters per request. The route is the route *template* (``/{version}files/{name}``), never the raw
+a few counters per request. Being outermost, it also keeps this request's way to close its connection
+(``drops``) and renders what escaped every handler (``frame``): it is the application's only layer. The route is the route *template* (``/{version}files/{name}``), never the raw
 path, so metrics have bounded labels and no log line carries a file name, an API key or an upload id.
 """
 
@@ -17,7 +18,11 @@ from typing import Any, Protocol
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gemfiles.protocol.drops import DROP_KEY, closer_of
 from gemfiles.protocol.history import RequestHistory
+
+# An exception that escaped the application, as the ASGI app answering it (None: re-raise it).
+ErrorRenderer = Callable[[Exception], ASGIApp]
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:=+-]{1,128}$")
@@ -66,18 +71,27 @@ def request_id_of(scope: Scope) -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+class LineWriter(Protocol):
+    """The request log (``logs.RequestLog``): ``more_coming`` while other requests are being answered."""
+
+    def __call__(self, fields: dict[str, Any], *, more_coming: bool = False) -> None: ...
+
+
 class RequestObserver:
     def __init__(
         self,
         app: ASGIApp,
         telemetry: ServerTelemetry | None,
         *,
-        write_line: Callable[[dict[str, Any]], None] | None,
+        write_line: LineWriter | None,
         history: RequestHistory | None = None,
+        render_error: ErrorRenderer | None = None,
     ) -> None:
         self.app = app
+        self.render_error = render_error
         self.telemetry = telemetry
-        self.write_line = write_line  # the request log (logs.request_writer), or None when it is off
+        self.write_line = write_line  # the request log (logs.RequestLog), or None when it is off
+        self.in_flight = 0
         self.history = history  # the console's recent requests and traffic samples
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,9 +99,10 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        scope[DROP_KEY] = closer_of(receive)  # the server's own receive: nothing is around this layer
         request_id = request_id_of(scope)
         header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
-        counts = [0, 0, 500]  # bytes in, bytes out, status
+        counts = [0, 0, 500, 0]  # bytes in, bytes out, status, whether the response started
         history = self.history
         uploads = history if history is not None and scope["path"].startswith("/upload/") else None
 
@@ -102,15 +117,21 @@ class RequestObserver:
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                counts[2] = message["status"]
+                counts[2], counts[3] = message["status"], 1
                 message = {**message, "headers": [*message.get("headers", ()), header]}
             elif message["type"] == "http.response.body":
                 counts[1] += len(message.get("body", b""))
             await send(message)
 
+        self.in_flight += 1
         try:
             await self.app(scope, receiving, sending)
+        except Exception as exc:
+            if self.render_error is None or counts[3]:
+                raise  # the response started (or no renderer): the server closes the connection
+            await self.render_error(exc)(scope, receiving, sending)
         finally:
+            self.in_flight -= 1
             seconds = time.perf_counter() - start
             route = route_template(scope.get("route"))
             if self.telemetry is not None:
@@ -118,7 +139,7 @@ class RequestObserver:
             if self.write_line is not None or history is not None:
                 line = _line(scope, request_id, route, counts, seconds)
                 if self.write_line is not None:
-                    self.write_line(line)
+                    self.write_line(line, more_coming=self.in_flight > 0)
                 if history is not None:
                     history.answered(line, time.time())
 

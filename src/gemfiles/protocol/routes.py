@@ -4,16 +4,16 @@ own endpoints under /_internal/."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from gemfiles.errors import ApiError, NotFound, error_body
+from gemfiles.errors import error_body
 from gemfiles.protocol import (
     admin,
     batches,
@@ -28,7 +28,8 @@ from gemfiles.protocol import (
     models,
     uploads,
 )
-from gemfiles.protocol.http import error_response, json_response, render_exception
+from gemfiles.protocol.frame import ApiRoute
+from gemfiles.protocol.http import json_response, render_exception
 
 # The Python SDK uses v1; the JS SDK (3.x) defaults to v1 too and builds upload/{version}/files from it; the
 # Go SDK hard-codes upload/v1beta/files; an empty api_version in Python drops the segment entirely (WIRE.md 1).
@@ -82,9 +83,9 @@ def google_routes() -> list[BaseRoute]:
         *batches.routes(),
         *caches.routes(),
     ]
-    upload = Route("/upload/{version:api_version}files", api(uploads.upload_endpoint), methods=["POST"])
+    upload = ApiRoute("/upload/{version:api_version}files", api(uploads.upload_endpoint), ["POST"])
     # The Batch API page's curl sample downloads its results from /download/v1beta/files/{id}:download.
-    download = Route("/download/{version:api_version}files/{name}", api(files.file_item), methods=["GET"])
+    download = ApiRoute("/download/{version:api_version}files/{name}", api(files.file_item), ["GET"])
     return [*hot, upload, *versioned(table), download]
 
 
@@ -92,22 +93,22 @@ def versioned(table: list[tuple[str, Handler, list[str]]]) -> list[BaseRoute]:
     """One route per (path, handler, methods): it answers under ``/v1/``, ``/v1beta/``, ``/v1alpha/`` and with
     no version; handlers find the version in ``request.path_params["version"]``."""
     return [
-        Route("/{version:api_version}" + path.lstrip("/"), api(handler), methods=methods)
+        ApiRoute("/{version:api_version}" + path.lstrip("/"), api(handler), methods)
         for path, handler, methods in table
     ]
 
 
 def internal_routes() -> list[BaseRoute]:
     return [
-        Route("/_internal/healthz", api(internal.healthz), methods=["GET"]),
-        Route("/_internal/readyz", api(internal.healthz), methods=["GET"]),
-        Route("/_internal/livez", api(internal.livez), methods=["GET"]),
-        Route("/_internal/clock", api(internal.clock), methods=["GET", "POST"]),
-        Route("/_internal/sweep", api(internal.sweep), methods=["POST"]),
-        Route("/_internal/usage", api(internal.usage), methods=["GET"]),
-        Route("/_internal/batches/hold", api(batches.hold_control), methods=["POST"]),
-        Route("/_internal/faults", api(faults.faults), methods=["GET", "PUT", "POST", "DELETE"]),
-        Route("/metrics", api(admin.metrics), methods=["GET"]),
+        ApiRoute("/_internal/healthz", api(internal.healthz), ["GET"]),
+        ApiRoute("/_internal/readyz", api(internal.healthz), ["GET"]),
+        ApiRoute("/_internal/livez", api(internal.livez), ["GET"]),
+        ApiRoute("/_internal/clock", api(internal.clock), ["GET", "POST"]),
+        ApiRoute("/_internal/sweep", api(internal.sweep), ["POST"]),
+        ApiRoute("/_internal/usage", api(internal.usage), ["GET"]),
+        ApiRoute("/_internal/batches/hold", api(batches.hold_control), ["POST"]),
+        ApiRoute("/_internal/faults", api(faults.faults), ["GET", "PUT", "POST", "DELETE"]),
+        ApiRoute("/metrics", api(admin.metrics), ["GET"]),
         *admin_routes(),
         *emulator_routes(),
     ]
@@ -116,9 +117,9 @@ def internal_routes() -> list[BaseRoute]:
 def emulator_routes() -> list[BaseRoute]:
     """The emulator's controls (protocol/emulator.py): 404 unless GEMFILES_EMULATOR_CONTROLS is on."""
     return [
-        Route("/_internal/rules", api(emulator.rules), methods=["GET", "PUT", "POST"]),
-        Route("/_internal/journal", api(emulator.journal), methods=["GET", "DELETE"]),
-        Route("/_internal/reset", api(emulator.reset), methods=["POST"]),
+        ApiRoute("/_internal/rules", api(emulator.rules), ["GET", "PUT", "POST"]),
+        ApiRoute("/_internal/journal", api(emulator.journal), ["GET", "DELETE"]),
+        ApiRoute("/_internal/reset", api(emulator.reset), ["POST"]),
     ]
 
 
@@ -126,13 +127,13 @@ def admin_routes() -> list[BaseRoute]:
     """The admin API (protocol/admin.py): 404 unless GEMFILES_ADMIN_TOKEN is set."""
     prefix = "/_internal/admin"
     return [
-        Route(f"{prefix}/projects", api(admin.projects), methods=["GET"]),
-        Route(f"{prefix}/projects/{{project}}", api(admin.project), methods=["GET"]),
-        Route(f"{prefix}/projects/{{project}}/quota", api(admin.quota), methods=["PUT"]),
-        Route(f"{prefix}/usage", api(admin.usage), methods=["GET"]),
-        Route(f"{prefix}/keys", api(admin.keys), methods=["GET", "POST"]),
-        Route(f"{prefix}/keys/{{prefix}}", api(admin.key), methods=["DELETE"]),
-        Route(f"{prefix}/scrub", api(admin.scrub), methods=["POST"]),
+        ApiRoute(f"{prefix}/projects", api(admin.projects), ["GET"]),
+        ApiRoute(f"{prefix}/projects/{{project}}", api(admin.project), ["GET"]),
+        ApiRoute(f"{prefix}/projects/{{project}}/quota", api(admin.quota), ["PUT"]),
+        ApiRoute(f"{prefix}/usage", api(admin.usage), ["GET"]),
+        ApiRoute(f"{prefix}/keys", api(admin.keys), ["GET", "POST"]),
+        ApiRoute(f"{prefix}/keys/{{prefix}}", api(admin.key), ["DELETE"]),
+        ApiRoute(f"{prefix}/scrub", api(admin.scrub), ["POST"]),
         *console_routes(prefix),
     ]
 
@@ -141,35 +142,21 @@ def console_routes(prefix: str) -> list[BaseRoute]:
     """The console's page (``/console``) and the admin JSON it reads (protocol/console_api.py)."""
     file = f"{prefix}/projects/{{project}}/files/{{file}}"
     return [
-        Route("/console", api(console.page), methods=["GET"]),
-        Route("/console/{asset}", api(console.page), methods=["GET"]),
-        Route(f"{prefix}/projects/{{project}}/files", api(console_api.project_files), methods=["GET"]),
-        Route(f"{file}/preview", api(console_api.file_preview), methods=["GET"]),
-        Route(f"{file}/content", api(console_api.file_content), methods=["GET"]),
-        Route(f"{prefix}/uploads", api(console_api.uploads), methods=["GET"]),
-        Route(f"{prefix}/batches", api(console_api.batches), methods=["GET"]),
-        Route(f"{prefix}/requests", api(console_api.requests), methods=["GET"]),
-        Route(f"{prefix}/traffic", api(console_api.traffic), methods=["GET"]),
+        ApiRoute("/console", api(console.page), ["GET"]),
+        ApiRoute("/console/{asset}", api(console.page), ["GET"]),
+        ApiRoute(f"{prefix}/projects/{{project}}/files", api(console_api.project_files), ["GET"]),
+        ApiRoute(f"{file}/preview", api(console_api.file_preview), ["GET"]),
+        ApiRoute(f"{file}/content", api(console_api.file_content), ["GET"]),
+        ApiRoute(f"{prefix}/uploads", api(console_api.uploads), ["GET"]),
+        ApiRoute(f"{prefix}/batches", api(console_api.batches), ["GET"]),
+        ApiRoute(f"{prefix}/requests", api(console_api.requests), ["GET"]),
+        ApiRoute(f"{prefix}/traffic", api(console_api.traffic), ["GET"]),
     ]
 
 
-async def http_exception(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 (no route) and 405 (wrong method), in Google's envelope."""
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        body = error_body(
-            405, f"Method {request.method} is not allowed on {request.url.path}.", "INVALID_ARGUMENT"
-        )
-        return json_response(body, 405)
-    if exc.status_code == 404:
-        return error_response(NotFound(f"The requested URL {request.url.path} was not found on this server."))
-    return json_response(error_body(exc.status_code, str(exc.detail), "UNKNOWN"), exc.status_code)
-
-
-async def api_error(request: Request, exc: Exception) -> Response:
-    """An ApiError raised outside a route's handler (a middleware, say): the same renderer."""
+def render_escaped(exc: Exception) -> Response:
+    """What an exception that escaped every handler becomes (``observe.RequestObserver`` asks): a Starlette
+    ``HTTPException`` keeps its status in Google's envelope, anything else goes to the one renderer."""
+    if isinstance(exc, HTTPException):
+        return json_response(error_body(exc.status_code, str(exc.detail), "UNKNOWN"), exc.status_code)
     return render_exception(exc)
-
-
-def exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]:
-    return {HTTPException: http_exception, ApiError: api_error}

@@ -73,6 +73,7 @@ class SqlDatabase:
         self.is_sqlite = self.url.startswith("sqlite")
         self._sync_reader: Engine | None = None
         self._raw: Any = None
+        self._reader_opened = 0  # inline reader connections opened so far
         self._pg_pool: Any = None
         self._compiled: dict[int, tuple[Any, str, list[str], dict[str, Any]]] = {}
         self._sqlite_writer: SqliteWriter | None = None
@@ -190,10 +191,22 @@ class SqlDatabase:
         # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
         # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
         text_sql, values = self._compiled_values(query, params, self._sync_reader.dialect)  # type: ignore[union-attr]
+        return self._sqlite_reader().execute(text_sql, values).fetchall()
+
+    def _sqlite_reader(self) -> sqlite3.Connection:
+        """The inline reader's pysqlite connection (autocommit: each statement its own read transaction)."""
         if self._raw is None:
             self._raw = self._sync_reader.raw_connection()  # type: ignore[union-attr]
             self._raw.driver_connection.row_factory = sqlite3.Row
-        return self._raw.driver_connection.execute(text_sql, values).fetchall()
+            self._reader_opened += 1
+        return self._raw.driver_connection  # type: ignore[no-any-return]
+
+    def _sqlite_version(self) -> tuple[int, int]:
+        """What the database has been changed to, as the inline reader sees it: ``PRAGMA data_version``
+        (it moves whenever another connection commits: this process's writer thread, another process,
+        any tool), paired with which reader connection answered (the numbers of a new one start over)."""
+        version = self._sqlite_reader().execute("PRAGMA data_version").fetchone()[0]
+        return self._reader_opened, version
 
     async def _first(self, query: Any, params: dict[str, Any] | None = None) -> Any | None:
         rows = await self._rows(query, params)

@@ -15,7 +15,7 @@ from gemfiles.domain.models import FileRecord, ProjectUsage
 from gemfiles.domain.ports import NameTaken, QuotaRefused
 from gemfiles.storage.schema import blob_gc, files, project_usage
 from gemfiles.storage.sql_engine import SqlDatabase
-from gemfiles.storage.sql_rows import FileRecords, file_record, file_values
+from gemfiles.storage.sql_rows import FileRecords, KnownFiles, file_record, file_values
 from gemfiles.storage.sql_writes import WriteStatements
 
 # A hot read statement, built once (see SqlDatabase._sqlite_rows).
@@ -59,10 +59,23 @@ class SqlFiles(SqlDatabase):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._records = FileRecords()  # the read paths' rows -> records
+        self._known = KnownFiles()  # files.get's records on SQLite, while the database is unchanged
 
     async def get_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
-        row = await self._first(_GET_FILE, {"project": project, "id": file_id, "now": to_micros(now)})
-        return self._records(row) if row else None
+        now_us = to_micros(now)
+        version: object = None
+        if self.is_sqlite:
+            version = self._sqlite_version()
+            known = self._known.get(version, project, file_id, now_us)
+            if known is not None:
+                return known
+        row = await self._first(_GET_FILE, {"project": project, "id": file_id, "now": now_us})
+        if not row:
+            return None
+        record = self._records(row)
+        if self.is_sqlite:
+            self._known.put(version, record)
+        return record
 
     async def list_files(
         self, project: str, now: datetime, limit: int, after: tuple[int, str] | None

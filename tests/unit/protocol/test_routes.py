@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.testclient import TestClient
 
 from gemfiles.errors import FailedPrecondition
-from gemfiles.protocol.routes import exception_handlers, google_routes, versioned
+from gemfiles.protocol.frame import Frame
+from gemfiles.protocol.routes import google_routes, versioned
 from gemfiles.protocol.services import api_version
 
 
@@ -33,7 +33,7 @@ async def version(request: Request) -> Response:
 
 @pytest.fixture
 def client() -> TestClient:
-    app = Starlette(
+    app = Frame(
         routes=versioned(
             [
                 ("/things/{name}", echo, ["GET"]),
@@ -42,7 +42,6 @@ def client() -> TestClient:
                 ("/version", version, ["GET"]),
             ]
         ),
-        exception_handlers=exception_handlers(),
     )
     return TestClient(app)
 
