@@ -100,6 +100,9 @@ def serve(**options: Any) -> None:
         ws="none",  # no WebSocket routes: the protocol library is never loaded
         log_level=settings.log_level,
         access_log=False,  # gemfiles logs each request itself (protocol/observe.py, GEMFILES_ACCESS_LOG)
+        # X-Forwarded-Proto and -Host are read where the public origin is made (protocol.http.origin_of);
+        # uvicorn's own proxy-header layer (a dict of every request's headers) would change nothing else.
+        proxy_headers=False,
         timeout_keep_alive=30,
     )
     _run_server(config)
