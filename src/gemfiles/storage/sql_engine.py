@@ -142,6 +142,14 @@ class SqlDatabase:
         except self._unreachable as exc:
             raise _unavailable(exc) from exc
 
+    def _write(self, conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+        """One of the write path's statements built once (``sql_writes``) in a write transaction: on SQLite
+        as its SQL text on the sqlite3 connection (``sql_writer.PreparedWrites``), else through SQLAlchemy.
+        The result has ``rowcount`` and ``first()``."""
+        if self._sqlite_writer is not None:
+            return self._sqlite_writer.prepared.execute(conn, statement, params)
+        return conn.execute(statement, params)
+
     async def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
         """Runs a read-only query: inline on SQLite, on the async pool on PostgreSQL.
 

@@ -92,7 +92,7 @@ class SqlFiles(SqlDatabase):
 
     def _create_file(self, conn: Connection, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
         # Two statements in the usual case: the row (unless the name is held) and the usage.
-        inserted = conn.execute(self._writes.insert_file_unless_held, file_values(file))
+        inserted = self._write(conn, self._writes.insert_file_unless_held, file_values(file))
         if inserted.rowcount != 1:
             self._replace_expired(conn, file, now)
         self._take(conn, file.project, file.size_bytes, quota_bytes)
@@ -100,13 +100,15 @@ class SqlFiles(SqlDatabase):
 
     def _replace_expired(self, conn: Connection, file: FileRecord, now: datetime) -> None:
         """The name is held: by an expired file not swept yet (it makes room), or not (NameTaken)."""
-        existing = conn.execute(self._writes.lock_file, {"f_project": file.project, "f_id": file.id}).first()
+        existing = self._write(
+            conn, self._writes.lock_file, {"f_project": file.project, "f_id": file.id}
+        ).first()
         if existing is not None:
             old = file_record(existing)
             if old.expire_time > now:
                 raise NameTaken(file.project, file.id)
             self._drop_files(conn, [old], now)
-        conn.execute(self._writes.insert_file, file_values(file))
+        self._write(conn, self._writes.insert_file, file_values(file))
 
     async def delete_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
         def work(conn: Connection) -> FileRecord | None:
@@ -136,17 +138,17 @@ class SqlFiles(SqlDatabase):
 
     # Quota ---------------------------------------------------------------------------------------------
     def _ensure_usage_row(self, conn: Connection, project: str) -> None:
-        conn.execute(self._writes.ensure_usage, {"u_project": project})
+        self._write(conn, self._writes.ensure_usage, {"u_project": project})
 
     def _reserve(self, conn: Connection, project: str, amount: int, quota: int) -> None:
         if amount <= 0:
             return
         params = {"u_project": project, "u_amount": amount, "u_quota": quota}
         # One statement when the project has its usage row (every project after its first upload).
-        if conn.execute(self._writes.reserve, params).rowcount == 1:
+        if self._write(conn, self._writes.reserve, params).rowcount == 1:
             return
         self._ensure_usage_row(conn, project)
-        if conn.execute(self._writes.reserve, params).rowcount != 1:
+        if self._write(conn, self._writes.reserve, params).rowcount != 1:
             raise self._refusal(conn, project, amount, quota)
 
     def _take(self, conn: Connection, project: str, amount: int, quota: int) -> None:
@@ -156,9 +158,9 @@ class SqlFiles(SqlDatabase):
         if amount > quota:
             # Over the default quota: only a project quota of its own can admit it, so there must be a row.
             self._ensure_usage_row(conn, project)
-            result = conn.execute(self._writes.take_update, params)
+            result = self._write(conn, self._writes.take_update, params)
         else:
-            result = conn.execute(self._writes.take_upsert, params)
+            result = self._write(conn, self._writes.take_upsert, params)
         if result.rowcount != 1:
             raise self._refusal(conn, project, amount, quota)
 
@@ -174,10 +176,10 @@ class SqlFiles(SqlDatabase):
         if used == 0 and reserved == 0:
             return
         params = {"u_project": project, "u_used": used, "u_reserved": reserved}
-        if conn.execute(self._writes.add_usage, params).rowcount == 1:
+        if self._write(conn, self._writes.add_usage, params).rowcount == 1:
             return  # the usual case: the row exists
         self._ensure_usage_row(conn, project)
-        conn.execute(self._writes.add_usage, params)
+        self._write(conn, self._writes.add_usage, params)
 
     async def get_usage(self, project: str) -> ProjectUsage:
         row = await self._first(select(project_usage).where(project_usage.c.project == project))

@@ -32,10 +32,10 @@ class SqlSessions(SqlFiles):
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
         def work(conn: Connection) -> None:
             held = {"f_project": session.project, "f_id": session.file_id, "f_now": to_micros(now)}
-            if conn.execute(self._writes.live_file_id, held).first() is not None:
+            if self._write(conn, self._writes.live_file_id, held).first() is not None:
                 raise NameTaken(session.project, session.file_id)
             self._reserve(conn, session.project, session.reserved_bytes, quota_bytes)
-            conn.execute(self._writes.insert_session, session_values(session))
+            self._write(conn, self._writes.insert_session, session_values(session))
 
         await self._transact(work)
 
@@ -44,7 +44,7 @@ class SqlSessions(SqlFiles):
         return session_record(row) if row else None
 
     def _lock_session(self, conn: Connection, token_digest: str) -> UploadSession | None:
-        row = conn.execute(self._writes.lock_session, {"s_token": token_digest}).first()
+        row = self._write(conn, self._writes.lock_session, {"s_token": token_digest}).first()
         return session_record(row) if row else None
 
     async def allocate_part(self, token_digest: str) -> int:
@@ -143,25 +143,27 @@ class SqlSessions(SqlFiles):
     ) -> NameTaken | None:
         """The file row inserted and the session made final (``received`` set too, for a whole chunk):
         four statements in the usual case, the name looked at only when the insert found it held."""
-        if conn.execute(self._writes.insert_file_unless_held, file_values(file)).rowcount != 1:
+        if self._write(conn, self._writes.insert_file_unless_held, file_values(file)).rowcount != 1:
             held = {"f_project": file.project, "f_id": file.id}
-            existing = conn.execute(self._writes.lock_file, held).first()
+            existing = self._write(conn, self._writes.lock_file, held).first()
             if existing is not None and file_record(existing).expire_time > now:
                 if received is not None:
                     whole = {"s_token": session.token_digest, "s_received": received}
-                    conn.execute(self._writes.whole_received, {**whole, "s_reserved": session.reserved_bytes})
+                    self._write(
+                        conn, self._writes.whole_received, {**whole, "s_reserved": session.reserved_bytes}
+                    )
                 self._end_session(conn, session, SessionStatus.FAILED, name_taken_result(file.id), now)
                 self._queue_gc(conn, [("object", file.blob_key, {})], now)
                 return NameTaken(file.project, file.id)
             if existing is not None:
                 self._drop_files(conn, [file_record(existing)], now)  # expired, not swept yet: make room
-            conn.execute(self._writes.insert_file, file_values(file))
+            self._write(conn, self._writes.insert_file, file_values(file))
         self._add_usage(conn, file.project, used=file.size_bytes, reserved=-session.reserved_bytes)
         final = {"s_token": session.token_digest, "s_status": SessionStatus.FINAL.value}
         if received is None:
-            conn.execute(self._writes.mark_final, final)
+            self._write(conn, self._writes.mark_final, final)
         else:
-            conn.execute(self._writes.mark_final_received, {**final, "s_received": received})
+            self._write(conn, self._writes.mark_final_received, {**final, "s_received": received})
         return None
 
     def _end_session(
