@@ -3,7 +3,9 @@
 The anchor does what any upload server must do and nothing more: it writes the body to a temporary file,
 fsyncs it, renames it into place (and fsyncs the directory), records it in a dict and answers a File JSON;
 ``GET`` answers the File from the dict, and the listing a page of 100 from a sorted list. Whatever gemfiles
-costs beyond this is its own overhead (metadata, SQL transactions, the protocol).
+costs beyond this is its own overhead (metadata, SQL transactions, the protocol). For the SDKs' two-request
+resumable path it also has ``start`` (the session kept in a dict, nothing written) and the upload URL's
+``upload, finalize`` (the body stored as above): the protocol's second request, without a durable session.
 
     python -m uvicorn bench.anchors:app    (ANCHOR_DIR: where the files go)
 """
@@ -18,13 +20,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 _ROOT = Path(os.environ.get("ANCHOR_DIR", "/tmp/gemfiles-anchor"))
 _FILES: dict[str, dict[str, Any]] = {}
 _ORDER: list[str] = []
 _IDS = itertools.count()
+_SESSIONS: dict[str, str] = {}  # upload name -> MIME type
 
 
 def _store(name: str, data: bytes) -> None:
@@ -64,6 +67,26 @@ async def upload(request: Request) -> JSONResponse:
     await asyncio.to_thread(_store, name, data)
     record = _file_json(name, len(data), request.headers.get("content-type", "application/octet-stream"))
     _FILES[name] = record
+    _ORDER.append(name)
+    return JSONResponse({"file": record}, headers={"X-Goog-Upload-Status": "final"})
+
+
+async def start(request: Request) -> Response:
+    await request.body()
+    name = f"a{next(_IDS)}"
+    _SESSIONS[name] = request.headers.get("x-goog-upload-header-content-type", "application/octet-stream")
+    url = f"http://{request.headers.get('host', '127.0.0.1')}/upload/{name}"
+    return Response(b"", headers={"X-Goog-Upload-Status": "active", "X-Goog-Upload-URL": url})
+
+
+async def finish(request: Request) -> JSONResponse:
+    name = request.path_params["name"]
+    mime_type = _SESSIONS.pop(name, None)
+    if mime_type is None:
+        return JSONResponse({"error": {"code": 404, "message": "no", "status": "NOT_FOUND"}}, 404)
+    data = await request.body()
+    await asyncio.to_thread(_store, name, data)
+    record = _FILES[name] = _file_json(name, len(data), mime_type)
     _ORDER.append(name)
     return JSONResponse({"file": record}, headers={"X-Goog-Upload-Status": "final"})
 
@@ -124,6 +147,8 @@ def _app() -> Starlette:
     return Starlette(
         routes=[
             Route("/upload", upload, methods=["POST"]),
+            Route("/start", start, methods=["POST"]),
+            Route("/upload/{name}", finish, methods=["POST"]),
             Route("/files/{name}", get_file),
             Route("/files", list_files),
             Route("/seed", seed, methods=["POST"]),
