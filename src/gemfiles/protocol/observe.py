@@ -1,9 +1,10 @@
-"""The outermost middleware: every request observed once: a request id (the client's own ``X-Request-Id`` when it is safe, else a new
-one, returned in the response's header), one log line, and the request metrics.
+"""The outermost middleware, and the application's only one: every request observed once, with a request id
+(the client's own ``X-Request-Id`` when it is safe, else a new one, returned in the response's header), one
+log line, and the request metrics. It also keeps this request's way to close its connection (``drops``)
+and renders what escaped every handler before a response started (``frame``).
 
 Pure ASGI middleware (not Starlette's BaseHTTPMiddleware): bodies stream through untouched and the cost is
-a few counters per request. Being outermost, it also keeps this request's way to close its connection
-(``drops``) and renders what escaped every handler (``frame``): it is the application's only layer. The route is the route *template* (``/{version}files/{name}``), never the raw
+a few counters per request. The route is the route *template* (``/{version}files/{name}``), never the raw
 path, so metrics have bounded labels and no log line carries a file name, an API key or an upload id.
 """
 

@@ -65,6 +65,24 @@ def async_url(url: str) -> str:
     return url
 
 
+class RawResult:
+    """What the write path reads of a statement run on the sqlite3 connection: ``rowcount``, ``first()``."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def first(self) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._cursor.fetchone()
+        self._cursor.close()
+        return row
+
+
 class SqlDatabase:
     """The engines of one database: a writer, readers (inline pysqlite on SQLite), the dialect's INSERT."""
 
@@ -75,7 +93,8 @@ class SqlDatabase:
         self._raw: Any = None
         self._reader_opened = 0  # inline reader connections opened so far
         self._pg_pool: Any = None
-        self._compiled: dict[int, tuple[Any, str, list[str], dict[str, Any]]] = {}
+        # (statement id, parameter names) -> (the statement, its SQL text, bind order and constants | None)
+        self._compiled: dict[tuple[int, tuple[str, ...]], tuple[Any, Any]] = {}
         self._sqlite_writer: SqliteWriter | None = None
         self._writer: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
@@ -143,11 +162,20 @@ class SqlDatabase:
             raise _unavailable(exc) from exc
 
     def _write(self, conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-        """One of the write path's statements built once (``sql_writes``) in a write transaction: on SQLite
-        as its SQL text on the sqlite3 connection (``sql_writer.PreparedWrites``), else through SQLAlchemy.
-        The result has ``rowcount`` and ``first()``."""
+        """One of the write path's statements built once (``sql_writes``) in a write transaction; the result
+        has ``rowcount`` and ``first()``. On SQLite (the writer thread) it runs as its compiled SQL text on
+        the sqlite3 connection, as the inline reads do: SQLAlchemy's ``execute`` of a cached statement
+        still builds an execution context, processes parameters and wraps the cursor, about 12 µs against
+        2, all of it with the GIL held while the event loop waits for it."""
         if self._sqlite_writer is not None:
-            return self._sqlite_writer.prepared.execute(conn, statement, params)
+            compiled = self._compiled_values(statement, params, conn.dialect)
+            if compiled is not None:
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                cursor = raw.cursor()
+                cursor.row_factory = sqlite3.Row  # rows by column name, as the inline reads give them
+                cursor.execute(*compiled)
+                return RawResult(cursor)
         return conn.execute(statement, params)
 
     async def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
@@ -160,7 +188,9 @@ class SqlDatabase:
         # PostgreSQL: the statement compiled once, then run on a plain asyncpg pool, which prepares it once
         # per connection: one round trip, no per-call SQLAlchemy work. Rows are asyncpg Records (by name).
         assert self._reader is not None
-        text_sql, values = self._compiled_values(query, params or {}, self._reader.dialect)
+        compiled = self._compiled_values(query, params or {}, self._reader.dialect)
+        assert compiled is not None  # a read has no Python-side defaults
+        text_sql, values = compiled
         try:
             pool = self._pg_pool or await self._open_pg_pool()
             return list(await pool.fetch(text_sql, *values))
@@ -185,21 +215,33 @@ class SqlDatabase:
             await pool.close()
         return self._pg_pool
 
-    def _compiled_values(self, query: Any, params: dict[str, Any], dialect: Any) -> tuple[str, list[Any]]:
-        compiled = self._compiled.get(id(query))
+    def _compiled_values(
+        self, query: Any, params: dict[str, Any], dialect: Any
+    ) -> tuple[str, list[Any]] | None:
+        """The statement's SQL text and its bind values in order, compiled once per set of parameter names
+        (an INSERT's columns are the names it is executed with, as SQLAlchemy compiles it); None when its
+        execution needs SQLAlchemy (Python-side defaults, which only a write can have)."""
+        key = (id(query), tuple(params))
+        compiled = self._compiled.get(key)
         if compiled is None or compiled[0] is not query:
-            sql = query.compile(dialect=dialect)
-            compiled = (query, str(sql), list(sql.positiontup or []), dict(sql.params))
+            columns = list(params) if getattr(query, "is_insert", False) else None
+            sql = query.compile(dialect=dialect, column_keys=columns)
+            plain = not (getattr(sql, "insert_prefetch", None) or getattr(sql, "update_prefetch", None))
+            form = (str(sql), list(sql.positiontup or []), dict(sql.params)) if plain else None
+            compiled = (query, form)  # the statement held: its id is not reused while it is cached
             if len(self._compiled) < 256:
-                self._compiled[id(query)] = compiled
-        _, text_sql, order, defaults = compiled
+                self._compiled[key] = compiled
+        if compiled[1] is None:
+            return None
+        text_sql, order, defaults = compiled[1]
         return text_sql, [params[name] if name in params else defaults[name] for name in order]
 
     def _sqlite_rows(self, query: Any, params: dict[str, Any]) -> list[Any]:
         # Hot statements are module-level constants with bind parameters: compiled once to SQL text,
         # then run on a raw pysqlite connection, skipping per-call statement building and compiling.
-        text_sql, values = self._compiled_values(query, params, self._sync_reader.dialect)  # type: ignore[union-attr]
-        return self._sqlite_reader().execute(text_sql, values).fetchall()
+        compiled = self._compiled_values(query, params, self._sync_reader.dialect)  # type: ignore[union-attr]
+        assert compiled is not None  # a read has no Python-side defaults
+        return self._sqlite_reader().execute(*compiled).fetchall()
 
     def _sqlite_reader(self) -> sqlite3.Connection:
         """The inline reader's pysqlite connection (autocommit: each statement its own read transaction)."""

@@ -13,13 +13,7 @@ transaction waiting at that moment (up to ``MAX_BATCH``), runs each in its own S
 * a failed COMMIT (a full disk) fails every member of the group, as each one's own commit would have.
 
 The event loop never blocks on SQLite's locks or fsyncs, and no lock of the loop is held across them.
-
-The write path's statements built once (``sql_writes.WriteStatements``) run in this thread as their compiled
-SQL text straight on the sqlite3 connection (``PreparedWrites``, through ``SqlDatabase._write``), the way
-the inline reads do: SQLAlchemy's ``execute`` of a cached statement still builds an execution context,
-processes parameters and wraps the cursor, about 12 µs a statement against 2, all of it with the GIL held
-here while the event loop waits for it. A statement whose compiled form needs SQLAlchemy at execution (a
-Python-side default) keeps going through SQLAlchemy.
+The write path's statements run here as compiled SQL text on the sqlite3 connection (``SqlDatabase._write``).
 """
 
 from __future__ import annotations
@@ -27,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -42,67 +35,9 @@ log = logging.getLogger("gemfiles.storage")
 _Job = tuple[Callable[..., Any], tuple[Any, ...], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 
 
-class PreparedWrites:
-    """Statements built once, as SQL text for the sqlite3 connection: the text, the bind names in order and
-    the constant binds, per set of parameter names (an INSERT's columns are the names it is executed with,
-    as SQLAlchemy compiles it)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._dialect = engine.dialect
-        # (id, names) -> (the statement, held so that its id is never reused; its compiled form or None)
-        self._compiled: dict[
-            tuple[int, tuple[str, ...]], tuple[Any, tuple[str, list[str], dict[str, Any]] | None]
-        ] = {}
-
-    def execute(self, conn: Connection, statement: Any, parameters: dict[str, Any]) -> Any:
-        """``conn.execute(statement, parameters)``, on the sqlite3 connection when the statement is plain."""
-        key = (id(statement), tuple(parameters))
-        hit = self._compiled.get(key)
-        if hit is None or hit[0] is not statement:
-            hit = self._compiled[key] = (statement, self._compile(statement, parameters))
-        compiled = hit[1]
-        if compiled is None:
-            return conn.execute(statement, parameters)
-        sql, names, constants = compiled
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        cursor.row_factory = sqlite3.Row  # rows by column name, as the inline reads give them
-        cursor.execute(sql, [parameters[n] if n in parameters else constants[n] for n in names])
-        return RawResult(cursor)
-
-    def _compile(
-        self, statement: Any, parameters: dict[str, Any]
-    ) -> tuple[str, list[str], dict[str, Any]] | None:
-        columns = list(parameters) if getattr(statement, "is_insert", False) else None
-        sql = statement.compile(dialect=self._dialect, column_keys=columns)
-        if sql.insert_prefetch or sql.update_prefetch or sql.positiontup is None:
-            return None  # Python-side defaults (or named binds): SQLAlchemy's execution is needed
-        return str(sql), list(sql.positiontup), dict(sql.params)
-
-
-class RawResult:
-    """What the write path reads of a statement's result: ``rowcount`` and ``first()``."""
-
-    __slots__ = ("_cursor",)
-
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    def first(self) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._cursor.fetchone()
-        self._cursor.close()
-        return row
-
-
 class SqliteWriter:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self.prepared = PreparedWrites(engine)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()

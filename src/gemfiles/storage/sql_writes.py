@@ -113,25 +113,3 @@ class WriteStatements:
         .where(upload_sessions.c.token_digest == bindparam("s_token"))
         .values(status=bindparam("s_status"), reserved_bytes=0, received=bindparam("s_received"))
     )
-
-    def all(self) -> list[Any]:
-        """Every statement above (the SQLite writer runs them as compiled SQL text: ``sql_writer``)."""
-        return [getattr(self, name) for name in _STATEMENTS]
-
-
-_STATEMENTS = (
-    "insert_file_unless_held",
-    "insert_file",
-    "lock_file",
-    "live_file_id",
-    "ensure_usage",
-    "take_upsert",
-    "take_update",
-    "reserve",
-    "add_usage",
-    "insert_session",
-    "lock_session",
-    "whole_received",
-    "mark_final",
-    "mark_final_received",
-)
