@@ -120,8 +120,9 @@ def _make_nullable(out: dict[str, Any]) -> None:
     kind = out.get("type")
     if isinstance(kind, str) and kind != "null":
         out["type"] = [kind, "null"]
-    if "enum" in out and None not in out["enum"]:
-        out["enum"] = [*out["enum"], None]
+    enum = out.get("enum")
+    if isinstance(enum, list) and None not in enum:  # any other enum is refused by the schema's check
+        out["enum"] = [*enum, None]
     if "anyOf" in out:
         out["anyOf"] = [*out["anyOf"], {"type": "null"}]
     if "$ref" in out:

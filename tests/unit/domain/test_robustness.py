@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gemfiles.domain.faults import parse_faults
@@ -55,6 +55,7 @@ def test_any_json_schema_gives_an_instance_or_a_400(value: Any) -> None:
 
 @FUZZ
 @given(value=JSON)
+@example(value={"enum": False, "nullable": True})  # found by a run: a TypeError, not a 400, before the fix
 def test_any_google_schema_converts_or_gives_a_400(value: Any) -> None:
     only_invalid_argument(lambda v: instance(from_openapi(v), seed=1), value)
 
