@@ -51,6 +51,7 @@ from gemfiles.protocol.services import Services
 from gemfiles.settings import Settings
 from gemfiles.storage.batches import open_batch_store
 from gemfiles.storage.caches import open_cache_store
+from gemfiles.storage.inline import InlineBlobStore
 from gemfiles.storage.interactions import open_interaction_store
 from gemfiles.storage.registry import open_blob_store, open_metadata_store
 from gemfiles.telemetry.prometheus import PrometheusTelemetry, prometheus_telemetry
@@ -66,16 +67,21 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     meta = open_metadata_store(settings.resolved_database_url)
     blobs = open_blob_store(settings.resolved_blob_url)
+    inline_database = settings.inline_database
+    if inline_database is not None:  # small files' bytes in the SQLite database (storage/inline.py)
+        blobs = InlineBlobStore(blobs, inline_database, meta)
+    blob_url = blobs.url  # what a probe child opens: the same pair
     limits = Limits(
         max_file_bytes=settings.max_file_bytes,
         project_quota_bytes=settings.project_quota_bytes,
         file_ttl=settings.file_ttl,
         session_ttl=settings.upload_session_ttl,
+        inline_bytes=settings.inline_max_bytes if inline_database is not None else 0,
     )
     # The one prober: the background worker's, and the model calls' on-demand facts.
     # Reusable children: the probe workers' and one more for a model call's on-demand probe.
     prober = IsolatedProber(
-        settings.resolved_blob_url,
+        blob_url,
         settings.probe_timeout_seconds,
         settings.child_memory_mib,
         blobs=blobs,
@@ -104,7 +110,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     # The console's previews: made by probe children too, kept under the data directory.
     previewer = IsolatedPreviewer(
-        settings.resolved_blob_url,
+        blob_url,
         settings.data_dir / "previews",
         settings.probe_timeout_seconds,
         settings.child_memory_mib,

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # upload request can take (an object is unnamed between its bytes and its row's commit).
     scrub_grace: Duration = timedelta(hours=1)
     max_file_bytes: int = Field(2_147_483_648, ge=0)
+    # Uploads that arrive whole and no larger than this keep their bytes in the SQLite database, written in
+    # the transaction that records the file (storage/inline.py); 0 writes every file to the blob store.
+    # PostgreSQL deployments always keep bytes in the blob store.
+    inline_max_bytes: int = Field(64 * 1024, ge=0, le=1024 * 1024)
     project_quota_bytes: int = Field(20 * 1024**3, ge=0)
     max_request_json_bytes: int = Field(1024 * 1024, ge=1024)
 
@@ -203,6 +207,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'gemfiles.db').resolve()}"
+
+    @property
+    def inline_database(self) -> Path | None:
+        """The SQLite file that keeps small files' bytes (``inline_max_bytes``), or None: none are kept."""
+        url = self.resolved_database_url
+        path = url.removeprefix("sqlite:///")
+        if not self.inline_max_bytes or path == url or path.startswith(":memory:"):
+            return None
+        return Path(path).resolve()
 
     @property
     def resolved_blob_url(self) -> str:

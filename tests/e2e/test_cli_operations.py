@@ -3,10 +3,13 @@ gemfiles seed; gemfiles usage through the admin API."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -150,7 +153,41 @@ def test_seed_dir_with_two_workers_seeds_each_file_once(
 
 
 def stored_objects(data_dir: Path) -> list[Path]:
-    return sorted((data_dir / "blobs" / "objects").rglob("*.data"))
+    """The objects on disk, and small files' bytes kept in the database (as ``blobs/inline/<key>``)."""
+    on_disk = sorted((data_dir / "blobs" / "objects").rglob("*.data"))
+    with contextlib.closing(sqlite3.connect(data_dir / "gemfiles.db")) as db:
+        keys = [row[0] for row in db.execute("SELECT key FROM inline_blobs ORDER BY key")]
+    return sorted(on_disk + [data_dir / "blobs" / key for key in keys])
+
+
+def plant_inline_orphan(data_dir: Path, name: str, size: int, age_seconds: float = 0) -> Path:
+    """Bytes in the database's ``inline_blobs`` that no file names, written ``age_seconds`` ago."""
+    created_us = int((time.time() - age_seconds) * 1_000_000)
+    with contextlib.closing(sqlite3.connect(data_dir / "gemfiles.db")) as db, db:
+        db.execute("INSERT INTO inline_blobs VALUES (?, ?, ?)", (f"inline/{name}", b"i" * size, created_us))
+    return data_dir / "blobs" / "inline" / name
+
+
+def test_scrub_removes_small_files_bytes_in_the_database_that_no_file_names(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "small.txt").write_text("kept in the database")
+    data_dir = tmp_path / "data"
+    data = ["--data-dir", str(data_dir)]
+    assert gemfiles("seed", str(seed), "--project", "p", *data, cwd=tmp_path).returncode == 0
+    (named,) = stored_objects(data_dir)
+    assert named.parent.name == "inline"  # 20 bytes: no file on disk
+    old = plant_inline_orphan(data_dir, "old0inline0orphan", 70, age_seconds=2 * 3600)
+    fresh = plant_inline_orphan(data_dir, "fresh0inline0orphan", 5)
+
+    dry = json.loads(gemfiles("scrub", "--dry-run", "--json", *data, cwd=tmp_path).stdout)
+    assert (dry["keys"], dry["removedObjectBytes"]) == (["inline/old0inline0orphan"], "70")
+    assert stored_objects(data_dir) == sorted([named, old, fresh])
+
+    real = gemfiles("scrub", *data, cwd=tmp_path)
+    assert real.returncode == 0, real.stderr
+    assert "removed 1 orphan object(s), 70 bytes" in real.stdout
+    assert stored_objects(data_dir) == sorted([named, fresh])
 
 
 def test_scrub_on_the_local_stores_dry_run_lists_and_the_real_run_removes(tmp_path: Path) -> None:

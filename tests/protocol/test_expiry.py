@@ -12,13 +12,12 @@ from tests.protocol.uploading import (
     advance_clock,
     assert_error,
     get_file,
-    holds_bytes,
+    inline_bytes,
     list_names,
     new_upload,
     send,
     sha256_hash,
     start_upload,
-    stored_object,
     sweep,
     upload_all,
     upload_dir,
@@ -65,8 +64,8 @@ def test_get_file_after_48h_is_denied_and_sweep_frees_bytes(
         url, file = upload(client, api_key, b"expiring bytes" * 1000)
         created, expires = parse_time(file["createTime"]), parse_time(file["expirationTime"])
         assert expires - created == timedelta(hours=48)
-        stored = stored_object(default_ttl_server.data_dir, url)
-        assert holds_bytes(stored)
+        # 14,000 bytes sent whole: kept in the database with the file's row (64 KiB and under).
+        assert inline_bytes(default_ttl_server.data_dir, url) == b"expiring bytes" * 1000
         assert usage(client, api_key) == (14000, 0)
 
         advance_clock(client, "47h")
@@ -89,7 +88,7 @@ def test_get_file_after_48h_is_denied_and_sweep_frees_bytes(
 
         report = sweep(client)
         assert report["files"] >= 1
-        assert not stored.exists()
+        assert inline_bytes(default_ttl_server.data_dir, url) is None
         assert usage(client, api_key) == (0, 0)
 
 
@@ -136,6 +135,7 @@ def test_upload_session_abandoned_past_ttl_expires_and_frees(
 def test_upload_file_ttl_setting_sets_expiration_time(short_ttl_server: LiveServer, api_key: str) -> None:
     with httpx.Client(base_url=short_ttl_server.url, timeout=30) as client:
         url, file = upload(client, api_key, b"short-lived")
+        assert inline_bytes(short_ttl_server.data_dir, url) == b"short-lived"
         assert parse_time(file["expirationTime"]) - parse_time(file["createTime"]) == timedelta(minutes=30)
         assert file["createTime"] == file["updateTime"]
         advance_clock(client, "29m")
@@ -145,7 +145,7 @@ def test_upload_file_ttl_setting_sets_expiration_time(short_ttl_server: LiveServ
         assert_error(get_file(client, api_key, file["name"]), 403, "PERMISSION_DENIED")
         assert list_names(client, api_key) == []
         sweep(client)
-        assert not stored_object(short_ttl_server.data_dir, url).exists()
+        assert inline_bytes(short_ttl_server.data_dir, url) is None
         assert usage(client, api_key) == (0, 0)
 
 

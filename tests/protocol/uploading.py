@@ -7,8 +7,10 @@ upload URL also proves that no reply (errors included) ever lacks it (WIRE.md 12
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -165,6 +167,16 @@ def stored_object(data_dir: Path, url: str) -> Path:
 
 def holds_bytes(stored: Path) -> bool:
     return stored.is_file() or (stored.is_dir() and any(stored.iterdir()))
+
+
+def inline_bytes(data_dir: Path, url: str) -> bytes | None:
+    """A small whole upload's bytes where the embedded default keeps them: the SQLite database's
+    ``inline_blobs`` (storage/inline.py), under ``inline/<upload key><attempt>``; None when there are none."""
+    with contextlib.closing(sqlite3.connect(data_dir / "gemfiles.db")) as db:
+        row = db.execute(
+            "SELECT data FROM inline_blobs WHERE key LIKE ?", (f"inline/{upload_key(url)}%",)
+        ).fetchone()
+    return bytes(row[0]) if row is not None else None
 
 
 def assert_error(reply: httpx.Response, code: int, status: str, message: str | None = None) -> dict[str, Any]:

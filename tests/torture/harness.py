@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -83,23 +84,37 @@ def wait_healthy(url: str, timeout: float = 30.0) -> None:
 
 
 def blob_files(blob_root: Path) -> list[str]:
-    """Every file under the local blob store's root, relative to it."""
+    """Every file under the local blob store's root, relative to it, and every small file's bytes kept in
+    the database beside it (``inline/<key>``)."""
     if not blob_root.exists():
         return []
-    return sorted(str(p.relative_to(blob_root)) for p in blob_root.rglob("*") if p.is_file())
+    files = [str(p.relative_to(blob_root)) for p in blob_root.rglob("*") if p.is_file()]
+    return sorted(files) + inline_keys(blob_root)
+
+
+def inline_keys(blob_root: Path) -> list[str]:
+    """The keys of small files' bytes kept in the embedded default's database (storage/inline.py)."""
+    database = blob_root.parent / "gemfiles.db"
+    if not database.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as db:
+        return [row[0] for row in db.execute("SELECT key FROM inline_blobs ORDER BY key")]
 
 
 def object_dirs(blob_root: Path) -> list[str]:
-    """``objects/<k[:2]>/<key>``: one entry per stored object (localdisk.py's layout): a folder of parts, or
-    ``<key>.data``, an object written whole (a one-request upload)."""
+    """One entry per stored object: ``objects/<k[:2]>/<key>`` (localdisk.py's layout), a folder of parts,
+    or ``<key>.data``, an object written whole; or ``inline/<key>``, a small file's bytes in the database."""
     objects = blob_root / "objects"
-    if not objects.exists():
-        return []
-    return sorted(
-        str(p.relative_to(blob_root))
-        for p in objects.glob("*/*")
-        if p.is_dir() or (p.is_file() and p.suffix == ".data")
+    on_disk = (
+        [
+            str(p.relative_to(blob_root))
+            for p in objects.glob("*/*")
+            if p.is_dir() or (p.is_file() and p.suffix == ".data")
+        ]
+        if objects.exists()
+        else []
     )
+    return sorted(on_disk) + inline_keys(blob_root)
 
 
 class Torture:
@@ -227,7 +242,7 @@ class Torture:
                 files = sum(len(list_all(http, c.ledger.key)) for c in self.clients)
                 objects = object_dirs(self.blob_root)
                 if len(objects) < files:
-                    self.violations.add(f"{len(objects)} object folders for {files} listed files")
+                    self.violations.add(f"{len(objects)} stored objects for {files} listed files")
 
     # the end ----------------------------------------------------------------------------------------
     def _sweep_and_scrub(self, http: httpx.Client) -> None:
@@ -287,7 +302,7 @@ class Torture:
                 uploads = [f for f in blob_files(self.blob_root) if f.startswith("uploads/")]
                 if len(objects) != total + inline_inputs:
                     orphans.append(
-                        f"{len(objects)} object folders under objects/ for {total} files and "
+                        f"{len(objects)} stored objects (disk and database) for {total} files and "
                         f"{inline_inputs} inline batch inputs"
                     )
                 orphans += [f"uploads/ still holds {f} with no live session" for f in uploads]

@@ -127,6 +127,14 @@ def test_full_disk_refuses_uploads_with_503_corrupts_nothing_and_recovers(
                     http.post("/_internal/sweep"),
                 ):
                     assert reply.status_code != 500, reply.text
+                # A small file (its bytes go into the database with its row): kept whole, or a 503.
+                small = os.urandom(1024)
+                reply = _raw(http, key, small)
+                if reply.status_code == 200:
+                    kept[reply.json()["file"]["name"]] = small
+                else:
+                    _assert_google_error(reply, 503, "UNAVAILABLE")
+                    refusals.append({"what": "small raw upload", "status": reply.status_code})
                 # Nothing acknowledged was damaged.
                 for name, data in kept.items():
                     got = http.get(

@@ -51,6 +51,8 @@ class Limits:
     project_quota_bytes: int
     file_ttl: timedelta
     session_ttl: timedelta
+    # Whole uploads up to this size keep their bytes with their record (domain/whole.py); 0: never.
+    inline_bytes: int = 0
 
 
 def sha256_base64(hex_digest: str) -> str:
@@ -110,6 +112,7 @@ class UploadService:
             quota_bytes=limits.project_quota_bytes,
             file_ttl=limits.file_ttl,
             telemetry=telemetry,
+            inline_limit=limits.inline_bytes,
         )
 
     async def upload_whole(

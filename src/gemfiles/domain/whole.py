@@ -15,6 +15,11 @@ object and is answered as a retry against the session as the winner left it.
 
 A crash between the bytes and the transaction leaves an object no file names; the bytes of a refused
 upload (a taken name, the quota) are deleted at once.
+
+A body no larger than ``inline_limit`` (where the metadata store keeps small files' bytes, the embedded
+SQLite store: storage/inline.py) is not written as an object at all: it goes into that same transaction
+(``inline``), under an inline key. Bytes and record then commit together or not at all, and a refusal
+leaves nothing to delete.
 """
 
 from __future__ import annotations
@@ -30,7 +35,15 @@ from gemfiles.domain.clock import Clock
 from gemfiles.domain.ids import random_hex
 from gemfiles.domain.mime import is_supported, needs_processing
 from gemfiles.domain.models import FileRecord, FileSource, FileState, SessionStatus, UploadSession
-from gemfiles.domain.ports import BlobStore, MetadataStore, NameTaken, NoTelemetry, QuotaRefused, Telemetry
+from gemfiles.domain.ports import (
+    BlobStore,
+    MetadataStore,
+    NameTaken,
+    NoTelemetry,
+    QuotaRefused,
+    Telemetry,
+    inline_key,
+)
 from gemfiles.domain.refusals import name_taken, quota_exceeded
 from gemfiles.domain.upload_machine import (
     Append,
@@ -58,8 +71,10 @@ class WholeUploads:
         quota_bytes: int,
         file_ttl: timedelta,
         telemetry: Telemetry | None = None,
+        inline_limit: int = 0,
     ) -> None:
         self.meta = meta
+        self.inline_limit = inline_limit
         self.blobs = blobs
         self.clock = clock
         self.max_file_bytes = max_file_bytes
@@ -91,13 +106,15 @@ class WholeUploads:
 
         digest = hashlib.sha256()
         blocks = coalesce(body, self.max_file_bytes, too_big)
-        blob_key, size = await self._put(draft, draft.upload_key, blocks, digest, 0)
+        blob_key, size, inline = await self._put(draft, draft.upload_key, blocks, digest, 0)
         self.telemetry.upload_bytes(size)
         record = self._record(draft, blob_key, size, digest.hexdigest(), self.clock.now())
         try:
-            return UploadReply("final", size, await self.meta.create_file(record, self.quota_bytes, now))
+            created = await self.meta.create_file(record, self.quota_bytes, now, inline)
+            return UploadReply("final", size, created)
         except BaseException as exc:
-            await self.blobs.delete(blob_key)
+            if inline is None:
+                await self.blobs.delete(blob_key)
             if isinstance(exc, NameTaken):
                 raise name_taken(exc) from None
             if isinstance(exc, QuotaRefused):
@@ -127,24 +144,26 @@ class WholeUploads:
         digest = hashlib.sha256()
         attempt = session.upload_key + random_hex(4)
         blocks = coalesce(body, plan.room, too_big)
-        blob_key, size = await self._put(session, attempt, blocks, digest, plan.start)
+        blob_key, size, inline = await self._put(session, attempt, blocks, digest, plan.start)
         self.telemetry.upload_bytes(size)
         record = self._record(session, blob_key, size, digest.hexdigest(), self.clock.now())
         try:
             if size != plan.length:
                 raise ended_early(size, plan.length or 0, plan.start)
             done = await self.meta.finish_whole(
-                session.token_digest, record, self.quota_bytes, self.clock.now()
+                session.token_digest, record, self.quota_bytes, self.clock.now(), inline
             )
         except NameTaken as exc:
             raise UploadError(name_taken(exc), "final") from None  # the store queued the object's removal
         except BaseException as exc:
-            await self.blobs.delete(blob_key)
+            if inline is None:
+                await self.blobs.delete(blob_key)
             if isinstance(exc, QuotaRefused):
                 raise UploadError(quota_exceeded(exc), "active", plan.start) from None
             raise
         if done is None:
-            await self.blobs.delete(blob_key)
+            if inline is None:
+                await self.blobs.delete(blob_key)
             return await self._lost(session, record)
         # The session's own upload (an empty directory, an S3 multipart upload) holds nothing: dropped.
         await self.blobs.abort_upload(session.upload_key, session.blob_state, [])
@@ -152,11 +171,19 @@ class WholeUploads:
 
     async def _put(
         self, session: UploadSession, key: str, blocks: AsyncIterator[bytes], digest: Any, start: int
-    ) -> tuple[str, int]:
-        """The bytes written as one object; a store that fails (a full disk, S3 unreachable) is a 503 and
-        the upload can be sent again, as on the chunked path."""
+    ) -> tuple[str, int, bytes | None]:
+        """The bytes written as one object, or held for the transaction when the whole body fits
+        ``inline_limit`` (then returned as the third value); a store that fails (a full disk, S3
+        unreachable) is a 503 and the upload can be sent again, as on the chunked path."""
+        if self.inline_limit:
+            head, whole = await _take_up_to(blocks, self.inline_limit)
+            if whole:
+                data = b"".join(head)
+                digest.update(data)
+                return inline_key(key), len(data), data
+            blocks = _chain(head, blocks)
         try:
-            return await self.blobs.put_object(key, blocks, digest.update)
+            return (*await self.blobs.put_object(key, blocks, digest.update), None)
         except OSError as exc:
             log.warning("the blob store did not take upload %s: %s", session.file_id, exc)
             unavailable = Unavailable("The chunk could not be stored. Send it again.")
@@ -190,3 +217,22 @@ class WholeUploads:
             state=FileState.PROCESSING if needs_processing(draft.mime_type) else FileState.ACTIVE,
             source=FileSource.UPLOADED,
         )
+
+
+async def _take_up_to(blocks: AsyncIterator[bytes], limit: int) -> tuple[list[bytes], bool]:
+    """The first blocks of a body, until more than ``limit`` bytes came (False) or the body ended (True)."""
+    taken: list[bytes] = []
+    size = 0
+    async for block in blocks:
+        taken.append(block)
+        size += len(block)
+        if size > limit:
+            return taken, False
+    return taken, True
+
+
+async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for block in head:
+        yield block
+    async for block in rest:
+        yield block

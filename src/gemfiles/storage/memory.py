@@ -29,6 +29,7 @@ from gemfiles.domain.ports import (
     NameTaken,
     QuotaRefused,
     SessionGone,
+    StoredBlob,
 )
 from gemfiles.domain.refusals import name_taken_result
 from gemfiles.storage.memory_blobs import _BUCKETS, MemoryBlobStore, bucket_name
@@ -51,6 +52,7 @@ class _Database:
     gc_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
     quotas: dict[str, int] = field(default_factory=dict)  # a project's own quota
+    inline: dict[str, tuple[bytes, datetime]] = field(default_factory=dict)  # small files' bytes
 
 
 _DATABASES: dict[str, _Database] = {}
@@ -175,7 +177,9 @@ class MemoryMetadataStore:
         active.sort(key=lambda s: s.create_time, reverse=True)
         return [_copy_session(s) for s in active[:limit]]
 
-    async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
+    async def create_file(
+        self, file: FileRecord, quota_bytes: int, now: datetime, inline: bytes | None = None
+    ) -> FileRecord:
         existing = self._db.files.get((file.project, file.id))
         if existing is not None and existing.record.expire_time > now:
             raise NameTaken(file.project, file.id)
@@ -188,7 +192,20 @@ class MemoryMetadataStore:
             self._drop_files([existing.record], now)  # expired, not swept yet: make room
         self._db.files[(file.project, file.id)] = _StoredFile(replace(file), probe_due=file.facts is None)
         self._add_usage(file.project, used=file.size_bytes)
+        if inline is not None:
+            self._db.inline[file.blob_key] = (bytes(inline), now)
         return file
+
+    async def read_inline(self, key: str) -> bytes | None:
+        stored = self._db.inline.get(key)
+        return stored[0] if stored is not None else None
+
+    async def delete_inline(self, key: str) -> None:
+        self._db.inline.pop(key, None)
+
+    async def inline_blobs(self, after: str, limit: int) -> list[StoredBlob]:
+        keys = sorted(k for k in self._db.inline if k > after)[:limit]
+        return [StoredBlob("object", k, len(self._db.inline[k][0]), self._db.inline[k][1]) for k in keys]
 
     # Upload sessions -------------------------------------------------------------------------------------
     async def create_session(self, session: UploadSession, quota_bytes: int, now: datetime) -> None:
@@ -248,7 +265,12 @@ class MemoryMetadataStore:
         return file
 
     async def finish_whole(
-        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+        self,
+        token_digest: str,
+        file: FileRecord,
+        quota_bytes: int,
+        now: datetime,
+        inline: bytes | None = None,
     ) -> FileRecord | None:
         session = self._db.sessions.get(token_digest)
         if session is None or session.status != SessionStatus.ACTIVE or session.received != 0:
@@ -257,7 +279,10 @@ class MemoryMetadataStore:
         self._reserve(session.project, extra, quota_bytes)
         session.reserved_bytes += extra
         session.received = file.size_bytes
-        return await self.finish_session(token_digest, file, now)
+        done = await self.finish_session(token_digest, file, now)
+        if inline is not None:
+            self._db.inline[file.blob_key] = (bytes(inline), now)
+        return done
 
     def _end_session(
         self, session: UploadSession, status: SessionStatus, error: dict[str, Any] | None, now: datetime

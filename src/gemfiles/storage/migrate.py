@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 _LOCK_ID = 0x67656D66  # "gemf"
-HEAD = "0006"  # the newest script's revision
+HEAD = "0007"  # the newest script's revision
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -1,6 +1,7 @@
 """Backends chosen by URL scheme: ``sqlite://``/``postgresql://`` for metadata, ``file://``/``s3://`` for bytes.
 
-``memory://name`` opens the in-memory twin of either (storage/memory.py), for tests.
+``memory://name`` opens the in-memory twin of either (storage/memory.py), for tests. ``inline+<blob URL>#<SQLite
+file>`` is a blob store whose small objects are kept in that database (storage/inline.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ def open_metadata_store(url: str) -> MetadataStore:
 
 
 def open_blob_store(url: str) -> BlobStore:
+    if url.startswith("inline+"):
+        from gemfiles.storage.inline import InlineBlobStore, split_url
+
+        inner_url, database = split_url(url)
+        return InlineBlobStore(open_blob_store(inner_url), database)
     scheme = url.split(":", 1)[0]
     if scheme == "memory":
         from gemfiles.storage.memory import MemoryBlobStore

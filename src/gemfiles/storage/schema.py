@@ -175,3 +175,13 @@ cached_contents = Table(
     Index("ix_cached_contents_project_created", "project", "create_us", "id"),
     Index("ix_cached_contents_expire", "expire_us"),
 )
+
+# The bytes of small files, kept in the database with their file's row (migration 0007; storage/inline.py):
+# written in the transaction that records the file, deleted by the collection of its blob key.
+inline_blobs = Table(
+    "inline_blobs",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("create_us", BigInteger, nullable=False),
+)

@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_
 from sqlalchemy.engine import Connection
 
-from gemfiles.domain.clock import to_micros
+from gemfiles.domain.clock import from_micros, to_micros
 from gemfiles.domain.models import FileRecord, ProjectUsage
-from gemfiles.domain.ports import NameTaken, QuotaRefused
-from gemfiles.storage.schema import blob_gc, files, project_usage
+from gemfiles.domain.ports import NameTaken, QuotaRefused, StoredBlob
+from gemfiles.storage.schema import blob_gc, files, inline_blobs, project_usage
 from gemfiles.storage.sql_engine import SqlDatabase
 from gemfiles.storage.sql_rows import FileRecords, KnownFiles, file_record, file_values
 from gemfiles.storage.sql_writes import WriteStatements
@@ -46,6 +46,15 @@ _PAGE_AFTER = (
         tuple_(files.c.create_us, files.c.id) < tuple_(bindparam("after_us"), bindparam("after_id")),
     )
     .order_by(files.c.create_us.desc(), files.c.id.desc())
+    .limit(bindparam("limit", literal_execute=False))
+)
+
+# Small files' bytes, kept with their rows (storage/inline.py).
+_INLINE = select(inline_blobs.c.data).where(inline_blobs.c.key == bindparam("key"))
+_INLINE_PAGE = (
+    select(inline_blobs.c.key, func.length(inline_blobs.c.data).label("size"), inline_blobs.c.create_us)
+    .where(inline_blobs.c.key > bindparam("after"))
+    .order_by(inline_blobs.c.key)
     .limit(bindparam("limit", literal_execute=False))
 )
 
@@ -87,16 +96,42 @@ class SqlFiles(SqlDatabase):
         records = self._records
         return [records(row) for row in rows]
 
-    async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
-        return await self._transact(self._create_file, file, quota_bytes, now)
+    async def create_file(
+        self, file: FileRecord, quota_bytes: int, now: datetime, inline: bytes | None = None
+    ) -> FileRecord:
+        return await self._transact(self._create_file, file, quota_bytes, now, inline)
 
-    def _create_file(self, conn: Connection, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
-        # Two statements in the usual case: the row (unless the name is held) and the usage.
+    def _create_file(
+        self, conn: Connection, file: FileRecord, quota_bytes: int, now: datetime, inline: bytes | None
+    ) -> FileRecord:
+        # Two statements in the usual case: the row (unless the name is held) and the usage; three with
+        # the bytes kept inline.
         inserted = self._write(conn, self._writes.insert_file_unless_held, file_values(file))
         if inserted.rowcount != 1:
             self._replace_expired(conn, file, now)
         self._take(conn, file.project, file.size_bytes, quota_bytes)
+        if inline is not None:
+            self._store_inline(conn, file.blob_key, inline, now)
         return file
+
+    def _store_inline(self, conn: Connection, key: str, data: bytes, now: datetime) -> None:
+        self._write(conn, self._writes.insert_inline, {"key": key, "data": data, "create_us": to_micros(now)})
+
+    async def read_inline(self, key: str) -> bytes | None:
+        row = await self._first(_INLINE, {"key": key})
+        return bytes(row["data"]) if row is not None else None
+
+    async def delete_inline(self, key: str) -> None:
+        def work(conn: Connection) -> None:
+            self._write(conn, self._writes.delete_inline, {"i_key": key})
+
+        await self._transact(work)
+
+    async def inline_blobs(self, after: str, limit: int) -> list[StoredBlob]:
+        rows = await self._rows(_INLINE_PAGE, {"after": after, "limit": limit})
+        return [
+            StoredBlob("object", row["key"], int(row["size"]), from_micros(row["create_us"])) for row in rows
+        ]
 
     def _replace_expired(self, conn: Connection, file: FileRecord, now: datetime) -> None:
         """The name is held: by an expired file not swept yet (it makes room), or not (NameTaken)."""

@@ -114,15 +114,26 @@ class SqlSessions(SqlFiles):
         return self._finish_locked(conn, session, file, now)
 
     async def finish_whole(
-        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+        self,
+        token_digest: str,
+        file: FileRecord,
+        quota_bytes: int,
+        now: datetime,
+        inline: bytes | None = None,
     ) -> FileRecord | None:
-        outcome = await self._transact(self._finish_whole, token_digest, file, quota_bytes, now)
+        outcome = await self._transact(self._finish_whole, token_digest, file, quota_bytes, now, inline)
         if isinstance(outcome, NameTaken):
             raise outcome
         return file if outcome else None
 
     def _finish_whole(
-        self, conn: Connection, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+        self,
+        conn: Connection,
+        token_digest: str,
+        file: FileRecord,
+        quota_bytes: int,
+        now: datetime,
+        inline: bytes | None,
     ) -> NameTaken | bool:
         session = self._lock_session(conn, token_digest)
         if session is None or session.status != SessionStatus.ACTIVE or session.received != 0:
@@ -130,7 +141,12 @@ class SqlSessions(SqlFiles):
         extra = file.size_bytes if session.declared_size is None else 0
         self._reserve(conn, session.project, extra, quota_bytes)
         session.reserved_bytes += extra
-        return self._finish_locked(conn, session, file, now, received=file.size_bytes) or True
+        taken = self._finish_locked(conn, session, file, now, received=file.size_bytes)
+        if taken is not None:
+            return taken
+        if inline is not None:
+            self._store_inline(conn, file.blob_key, inline, now)
+        return True
 
     def _finish_locked(
         self,

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from gemfiles.storage.schema import files, project_usage, upload_sessions
+from gemfiles.storage.schema import files, inline_blobs, project_usage, upload_sessions
 
 _usage = project_usage.c
 _FITS = _usage.used_bytes + _usage.reserved_bytes + bindparam("u_amount") <= func.coalesce(
@@ -44,6 +44,9 @@ class WriteStatements:
         .where(files.c.project == bindparam("f_project"), files.c.id == bindparam("f_id"))
         .with_for_update()
     )
+    # Executed with {"key", "data", "create_us"}: a small file's bytes, kept with its row.
+    insert_inline = insert(inline_blobs)
+    delete_inline = delete(inline_blobs).where(inline_blobs.c.key == bindparam("i_key"))
     live_file_id = select(files.c.id).where(
         files.c.project == bindparam("f_project"),
         files.c.id == bindparam("f_id"),

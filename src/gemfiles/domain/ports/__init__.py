@@ -27,6 +27,8 @@ from gemfiles.domain.ports.storage import (
     StorageError,
     StoredBlob,
     StoreUnavailable,
+    inline_key,
+    is_inline,
 )
 from gemfiles.domain.ports.telemetry import NoTelemetry, Telemetry
 
@@ -56,4 +58,6 @@ __all__ = [
     "StoredBlob",
     "Telemetry",
     "TypeSniffer",
+    "inline_key",
+    "is_inline",
 ]

@@ -8,6 +8,10 @@ attempt at it); ``complete_upload`` turns the committed parts into one object, i
 ``inventory`` lists everything it holds, for the scrub of bytes no metadata names (domain/scrub.py).
 
 ``InteractionStore``: stored interactions (timelines), expiring.
+
+Small files' bytes may live in the metadata database instead of the blob store (``MetadataStore``'s
+``inline`` arguments): written in the transaction that records the file, their key an inline key
+(``inline_key``), read and collected through the blob store that wraps the two (storage/inline.py).
 """
 
 from __future__ import annotations
@@ -80,6 +84,18 @@ class PartNumbers(Protocol):
     async def allocate(self) -> int: ...
 
 
+INLINE_PREFIX = "inline/"
+
+
+def inline_key(upload_key: str) -> str:
+    """The blob key of bytes kept with their file's row: never an object key (``<k[:2]>/<upload key>``)."""
+    return INLINE_PREFIX + upload_key
+
+
+def is_inline(key: str) -> bool:
+    return key.startswith(INLINE_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class GcItem:
     """Bytes that no metadata points at any more: an object, or an upload's parts."""
@@ -134,9 +150,12 @@ class MetadataStore(Protocol):
     async def delete_file(self, project: str, file_id: str, now: datetime) -> FileRecord | None:
         """Deletes an unexpired file, frees its quota and queues its bytes for collection."""
 
-    async def create_file(self, file: FileRecord, quota_bytes: int, now: datetime) -> FileRecord:
+    async def create_file(
+        self, file: FileRecord, quota_bytes: int, now: datetime, inline: bytes | None = None
+    ) -> FileRecord:
         """Records a file whose bytes arrived whole in one request, in one transaction: its size taken
-        against the project quota (QuotaRefused if it does not fit) and its row inserted.
+        against the project quota (QuotaRefused if it does not fit) and its row inserted; with ``inline``,
+        its bytes stored under ``file.blob_key`` (an inline key) in the same transaction.
 
         An expired file of the same name is replaced; an unexpired one raises NameTaken.
         """
@@ -183,14 +202,30 @@ class MetadataStore(Protocol):
         """
 
     async def finish_whole(
-        self, token_digest: str, file: FileRecord, quota_bytes: int, now: datetime
+        self,
+        token_digest: str,
+        file: FileRecord,
+        quota_bytes: int,
+        now: datetime,
+        inline: bytes | None = None,
     ) -> FileRecord | None:
         """Commits the one chunk of a session that held no bytes yet and creates its file, in one
         transaction: ``commit_part`` and ``finish_session`` at once (the SDKs' ``upload, finalize`` of a
-        whole file). An undeclared size is taken against the quota now (QuotaRefused, the session
+        whole file); ``inline`` bytes are stored with the file as in ``create_file``. An undeclared size is taken against the quota now (QuotaRefused, the session
         unchanged). None, and nothing changed, if the session is no longer active at offset 0. An
         unexpired file of the same name ends the session as ``finish_session`` does, and raises NameTaken.
         """
+
+    # Bytes kept in the database (``inline`` above) -----------------------------------------------------
+    async def read_inline(self, key: str) -> bytes | None:
+        """The bytes stored under an inline key, or None."""
+
+    async def delete_inline(self, key: str) -> None:
+        """Deletes the bytes of an inline key (their file's collection). Idempotent."""
+
+    async def inline_blobs(self, after: str, limit: int) -> list[StoredBlob]:
+        """Up to ``limit`` stored inline keys after ``after``, in key order, as ``"object"`` inventory
+        entries (for the scrub)."""
 
     async def fail_session(self, token_digest: str, error: dict[str, Any], now: datetime) -> bool:
         """Ends an active session with an error (replayed on retries); frees its reservation and bytes."""
