@@ -125,7 +125,7 @@ class InlineBlobStore:
         """Blocking: the bytes through this thread's read-only connection to the database."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(f"{Path(self.database).as_uri()}?mode=ro", uri=True)
+            conn = sqlite3.connect(f"{Path(self.database).resolve().as_uri()}?mode=ro", uri=True)
             self._local.conn = conn
         row = conn.execute("SELECT data FROM inline_blobs WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row is not None else None

@@ -118,3 +118,21 @@ def test_a_url_that_is_not_an_inline_url_is_refused() -> None:
         split_url("file:///data/blobs")
     with pytest.raises(ValueError, match="not an inline blob URL"):
         split_url("inline+file:///data/blobs")
+
+
+def test_the_embedded_default_keeps_small_files_in_its_database_and_postgresql_does_not(
+    tmp_path: Path,
+) -> None:
+    from gemfiles.app import build_services
+    from gemfiles.settings import Settings
+
+    default = Settings(data_dir=tmp_path / "data")
+    assert default.inline_database == (tmp_path / "data" / "gemfiles.db").resolve()
+    services = build_services(default)
+    assert isinstance(services.blobs, InlineBlobStore)
+    assert services.uploads.whole.inline_limit == 64 * 1024
+    assert split_url(services.blobs.url)[1] == str(default.inline_database)
+
+    assert Settings(data_dir=tmp_path, inline_max_bytes=0).inline_database is None
+    postgres = Settings(data_dir=tmp_path, database_url="postgresql://u:p@127.0.0.1:1/gemfiles")
+    assert postgres.inline_database is None
