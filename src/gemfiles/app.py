@@ -26,7 +26,7 @@ from gemfiles.domain.files import FileService
 from gemfiles.domain.generation import GenerationService
 from gemfiles.domain.inventory import Inventory
 from gemfiles.domain.journal import Journal
-from gemfiles.domain.ports import Prober, Telemetry
+from gemfiles.domain.ports import MetadataStore, Prober, Telemetry
 from gemfiles.domain.projects import ProjectAdmin, check_project
 from gemfiles.domain.routing import ModelRouter
 from gemfiles.domain.script import ScriptError, load_script
@@ -67,7 +67,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     meta = open_metadata_store(settings.resolved_database_url)
     blobs = open_blob_store(settings.resolved_blob_url)
-    inline_database = settings.inline_database
+    inline_database = _inline_database(settings, meta)
     if inline_database is not None:  # small files' bytes in the SQLite database (storage/inline.py)
         blobs = InlineBlobStore(blobs, inline_database, meta)
     blob_url = blobs.url  # what a probe child opens: the same pair
@@ -140,6 +140,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         inventory=Inventory(meta, files, clock, previewer, batch_store),
         history=RequestHistory(),
     )
+
+
+def _inline_database(settings: Settings, meta: MetadataStore) -> Path | None:
+    """The SQLite file that keeps small files' bytes (``GEMFILES_INLINE_MAX_BYTES``), or None: every file's
+    bytes go to the blob store (the setting is 0, or the metadata is on PostgreSQL or in memory)."""
+    from gemfiles.storage.sql import SqlMetadataStore
+
+    if not settings.inline_max_bytes or not isinstance(meta, SqlMetadataStore):
+        return None
+    return meta.sqlite_file
 
 
 def build_emulator(settings: Settings, clock: Clock) -> Emulator:

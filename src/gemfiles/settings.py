@@ -209,15 +209,6 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'gemfiles.db').resolve()}"
 
     @property
-    def inline_database(self) -> Path | None:
-        """The SQLite file that keeps small files' bytes (``inline_max_bytes``), or None: none are kept."""
-        url = self.resolved_database_url
-        path = url.removeprefix("sqlite:///")
-        if not self.inline_max_bytes or path == url or path.startswith(":memory:"):
-            return None
-        return Path(path).resolve()
-
-    @property
     def resolved_blob_url(self) -> str:
         if self.blob_url:
             return self.blob_url

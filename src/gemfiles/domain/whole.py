@@ -113,8 +113,7 @@ class WholeUploads:
             created = await self.meta.create_file(record, self.quota_bytes, now, inline)
             return UploadReply("final", size, created)
         except BaseException as exc:
-            if inline is None:
-                await self.blobs.delete(blob_key)
+            await self._discard(blob_key, inline)
             if isinstance(exc, NameTaken):
                 raise name_taken(exc) from None
             if isinstance(exc, QuotaRefused):
@@ -156,14 +155,12 @@ class WholeUploads:
         except NameTaken as exc:
             raise UploadError(name_taken(exc), "final") from None  # the store queued the object's removal
         except BaseException as exc:
-            if inline is None:
-                await self.blobs.delete(blob_key)
+            await self._discard(blob_key, inline)
             if isinstance(exc, QuotaRefused):
                 raise UploadError(quota_exceeded(exc), "active", plan.start) from None
             raise
         if done is None:
-            if inline is None:
-                await self.blobs.delete(blob_key)
+            await self._discard(blob_key, inline)
             return await self._lost(session, record)
         # The session's own upload (an empty directory, an S3 multipart upload) holds nothing: dropped.
         await self.blobs.abort_upload(session.upload_key, session.blob_state, [])
@@ -188,6 +185,11 @@ class WholeUploads:
             log.warning("the blob store did not take upload %s: %s", session.file_id, exc)
             unavailable = Unavailable("The chunk could not be stored. Send it again.")
             raise UploadError(unavailable, "active", start) from None
+
+    async def _discard(self, blob_key: str, inline: bytes | None) -> None:
+        """The bytes of an upload whose transaction did not record it; inline bytes went nowhere."""
+        if inline is None:
+            await self.blobs.delete(blob_key)
 
     async def _lost(self, session: UploadSession, ours: FileRecord) -> UploadReply:
         """Another attempt at this chunk committed first: the same bytes get its reply, others a refusal."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, select, text
@@ -120,6 +121,12 @@ class SqlDatabase:
             self._reader = create_async_engine(
                 self.url, pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT", pool_recycle=600
             )
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file, as its engine reads the URL; None on PostgreSQL."""
+        name = self._sync_reader.url.database if self._sync_reader is not None else None
+        return Path(name).resolve() if name else None
 
     async def migrate(self) -> None:
         from gemfiles.storage.migrate import upgrade

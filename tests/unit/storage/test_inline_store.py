@@ -14,7 +14,7 @@ import pytest
 from gemfiles.domain.ports import inline_key
 from gemfiles.storage.inline import InlineBlobStore, split_url
 from gemfiles.storage.localdisk import LocalBlobStore
-from gemfiles.storage.registry import open_blob_store
+from gemfiles.storage.registry import open_blob_store, open_metadata_store
 from gemfiles.storage.sql import SqlMetadataStore
 from tests.contract.test_metadata_store import GIB, NOW, file_for, new_project, new_session
 
@@ -123,16 +123,17 @@ def test_a_url_that_is_not_an_inline_url_is_refused() -> None:
 def test_the_embedded_default_keeps_small_files_in_its_database_and_postgresql_does_not(
     tmp_path: Path,
 ) -> None:
-    from gemfiles.app import build_services
+    from gemfiles.app import _inline_database, build_services
     from gemfiles.settings import Settings
 
     default = Settings(data_dir=tmp_path / "data")
-    assert default.inline_database == (tmp_path / "data" / "gemfiles.db").resolve()
     services = build_services(default)
+    database = _inline_database(default, services.meta)
+    assert database == (tmp_path / "data" / "gemfiles.db").resolve()
     assert isinstance(services.blobs, InlineBlobStore)
     assert services.uploads.whole.inline_limit == 64 * 1024
-    assert split_url(services.blobs.url)[1] == str(default.inline_database)
+    assert split_url(services.blobs.url)[1] == str(database)
 
-    assert Settings(data_dir=tmp_path, inline_max_bytes=0).inline_database is None
+    assert _inline_database(Settings(data_dir=tmp_path, inline_max_bytes=0), services.meta) is None
     postgres = Settings(data_dir=tmp_path, database_url="postgresql://u:p@127.0.0.1:1/gemfiles")
-    assert postgres.inline_database is None
+    assert _inline_database(postgres, open_metadata_store(postgres.resolved_database_url)) is None
